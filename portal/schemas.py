@@ -1,0 +1,73 @@
+"""Colander building blocks shared by every content type's schema."""
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+import colander
+import deform
+
+from .i18n import _
+from .sanitize import sanitize_html
+
+LOCAL_TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
+
+
+def rich_text(**kw: Any) -> colander.SchemaNode:
+    """HTML that is sanitised on the way in, so what is stored is already safe to render."""
+    return colander.SchemaNode(colander.String(), preparer=sanitize_html, missing="",
+                               widget=deform.widget.RichTextWidget(delayed_load=False), **kw)
+
+
+def text_line(title: Any, missing: Any = "", max_length: int = 200, validator: Any = None,
+              **kw: Any) -> colander.SchemaNode:
+    length = colander.Length(max=max_length)
+    return colander.SchemaNode(colander.String(), title=title, missing=missing,
+                               validator=colander.All(length, validator) if validator else length, **kw)
+
+
+def choice(title: Any, values: tuple[str, ...], missing: Any = colander.required, **kw: Any) -> colander.SchemaNode:
+    return colander.SchemaNode(colander.String(), title=title, missing=missing,
+                               validator=colander.OneOf(values),
+                               widget=deform.widget.SelectWidget(values=[("", "—")] + [(v, v) for v in values]),
+                               **kw)
+
+
+def local_datetime(title: Any, **kw: Any) -> colander.SchemaNode:
+    """A moment typed in Beijing time; stored as naive UTC (see portal.content)."""
+    return colander.SchemaNode(colander.DateTime(default_tzinfo=LOCAL_TZ), title=title, missing=None,
+                               widget=deform.widget.DateTimeInputWidget(), **kw)
+
+
+def base_schema(request: Any, node: Any = None) -> colander.SchemaNode:
+    schema = colander.SchemaNode(colander.Mapping(unknown="ignore"))
+    schema.add(colander.SchemaNode(colander.String(), name="title", title=_("Title"),
+                                   validator=colander.Length(min=1, max=500)))
+    schema.add(colander.SchemaNode(colander.String(), name="description", title=_("Summary"), missing="",
+                                   validator=colander.Length(max=2000),
+                                   widget=deform.widget.TextAreaWidget(rows=3)))
+    return schema
+
+
+def add_dates(schema: colander.SchemaNode) -> colander.SchemaNode:
+    schema.add(local_datetime(_("Effective from"), name="effective",
+                              description=_("Not shown to the public before this time")))
+    schema.add(local_datetime(_("Expires"), name="expires",
+                              description=_("Not shown to the public from this time on")))
+    return schema
+
+
+def check_dates(node: colander.SchemaNode, value: dict[str, Any]) -> None:
+    start, end = value.get("effective"), value.get("expires")
+    if isinstance(start, dt.datetime) and isinstance(end, dt.datetime) and end <= start:
+        exc = colander.Invalid(node)
+        exc["expires"] = _("The expiry date must be after the effective date")
+        raise exc
+
+
+def to_local(value: dt.datetime | None) -> dt.datetime | None:
+    """Naive UTC from the database as Beijing time, for forms and pages."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.timezone.utc).astimezone(LOCAL_TZ)

@@ -1,0 +1,114 @@
+"""Add and edit forms, generated from each type's colander schema (one pair of views for all types)."""
+from __future__ import annotations
+
+from typing import Any
+
+import colander
+import deform
+from pyramid.csrf import get_csrf_token
+from pyramid.httpexceptions import HTTPBadRequest, HTTPForbidden, HTTPFound
+from pyramid.view import view_config
+
+from .. import content
+from ..content import Conflict, ContentError
+from ..i18n import _
+from ..models import Node
+from ..registry import type_info
+from ..schemas import to_local
+from . import flash, template
+
+
+def make_form(request: Any, schema: colander.SchemaNode, button: Any, version: int | None = None) -> deform.Form:
+    schema = schema.clone()
+    schema.add(colander.SchemaNode(colander.String(), name="csrf_token", widget=deform.widget.HiddenWidget(),
+                                   default=get_csrf_token(request), missing=""))
+    if version is not None:
+        schema.add(colander.SchemaNode(colander.Int(), name="_version", widget=deform.widget.HiddenWidget(),
+                                       default=version, missing=None))
+    return deform.Form(schema, buttons=(deform.Button("save", button),
+                                        deform.Button("cancel", _("Cancel"), css_class="btn-link")),
+                       formid="content-form")
+
+
+def form_values(node: Node) -> dict[str, Any]:
+    """What the edit form starts from: the waiting draft if there is one, else the item."""
+    values = {name: getattr(node, name) for name in node.fields}
+    if node.draft:
+        values.update({k: content.load_value(type(node), k, v) for k, v in node.draft.items()})
+    for name, value in values.items():
+        if name in ("effective", "expires"):
+            values[name] = to_local(value)
+    return {k: v for k, v in values.items() if v is not None and not isinstance(v, (dict, list))}
+
+
+def render(request: Any, form: deform.Form, html: str, title: Any) -> dict[str, Any]:
+    resources = form.get_widget_resources()
+    return {"form": html, "title": title, "resources": resources}
+
+
+def field_error(form: deform.Form, error: ContentError) -> str:
+    """Show a ContentError next to its field (or at the top) by re-validating the form's values."""
+    exc = colander.Invalid(form.schema, error.message)
+    if error.field and error.field in form.schema:
+        exc[error.field] = error.message
+    form.widget.handle_error(form, exc)
+    return form.render()
+
+
+@view_config(context=Node, name="add", permission="add", renderer=template("form.pt"))
+def add_view(context: Node, request: Any) -> Any:
+    info = type_info(request.registry, request.params.get("type", ""))
+    if info is None or not info.addable_in(context):
+        raise HTTPBadRequest(request.localizer.translate(_("This kind of item cannot be added here")))
+    if not request.has_permission(info.add_permission, context):
+        raise HTTPForbidden()
+    title = _("Add ${type}", mapping={"type": request.localizer.translate(info.title)})
+    form = make_form(request, info.schema(request, None), _("Save"))
+    form.action = request.resource_url(context, "@@add", query={"type": info.name})
+    if "cancel" in request.POST:
+        return HTTPFound(request.resource_url(context))
+    if "save" in request.POST:
+        try:
+            appstruct = form.validate(request.POST.items())
+        except deform.ValidationFailure as e:
+            request.tm.doom()
+            return render(request, form, e.render(), title)
+        try:
+            node = content.create(request, context, info.name, appstruct)
+        except ContentError as e:
+            request.tm.doom()
+            return render(request, form, field_error(form, e), title)
+        flash(request, _("Created. It is private until it is submitted and published."))
+        return HTTPFound(request.resource_url(node))
+    return render(request, form, form.render(), title)
+
+
+@view_config(context=Node, name="edit", permission="edit", renderer=template("form.pt"))
+def edit_view(context: Node, request: Any) -> Any:
+    info = type_info(request.registry, context.type)
+    title = _("Edit ${title}", mapping={"title": context.title})
+    form = make_form(request, info.schema(request, context), _("Save"), version=context.version)
+    form.action = request.resource_url(context, "@@edit")
+    if "cancel" in request.POST:
+        return HTTPFound(request.resource_url(context))
+    if "save" in request.POST:
+        try:
+            appstruct = form.validate(request.POST.items())
+        except deform.ValidationFailure as e:
+            request.tm.doom()
+            return render(request, form, e.render(), title)
+        try:
+            outcome = content.save(request, context, appstruct, expected_version=appstruct.get("_version"))
+        except Conflict:
+            request.tm.doom()
+            request.response.status = 409
+            result = render(request, form, form.render(appstruct), title)
+            result["conflict"] = True
+            return result
+        except ContentError as e:
+            request.tm.doom()
+            return render(request, form, field_error(form, e), title)
+        flash(request, _("Saved. The change waits for review; the public still sees the published version.")
+              if outcome == "draft" else _("Saved."))
+        return HTTPFound(request.resource_url(context))
+    return render(request, form, form.render(form_values(context)), title)

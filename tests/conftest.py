@@ -1,0 +1,139 @@
+"""Test fixtures: a database built by running the migrations, on SQLite or on a real PostgreSQL.
+
+`pytest` runs on SQLite; `pytest --db=postgresql` (or PORTAL_TEST_DB=postgresql) starts a throwaway
+PostgreSQL server on loopback (tests/pgserver.py, installing it with apt when missing and root).
+Each test runs in one transaction that is rolled back at its end, so tests do not see each other.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import transaction
+import webtest
+from sqlalchemy import select
+
+from portal import main
+from portal.cli import add_user, ensure_groups
+from portal.migrate import upgrade
+from portal.models import Unit, get_engine, get_tm_session
+from portal.units import ensure_root, load_units, read_unit_list
+
+PASSWORD = "correct-horse-42"
+
+
+def pytest_addoption(parser: Any) -> None:
+    parser.addoption("--db", default=os.environ.get("PORTAL_TEST_DB", "sqlite"), choices=("sqlite", "postgresql"),
+                     help="database to run the suite against")
+
+
+@pytest.fixture(scope="session")
+def db_kind(request: Any) -> str:
+    return request.config.getoption("--db")
+
+
+@pytest.fixture(scope="session")
+def db_url(db_kind: str, tmp_path_factory: Any) -> Iterator[str]:
+    if db_kind == "postgresql":
+        from tests.pgserver import start_postgresql
+        server = start_postgresql()
+        yield server.url
+        server.stop()
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal.db'}"
+
+
+@pytest.fixture(scope="session")
+def app_settings(db_url: str, tmp_path_factory: Any) -> dict[str, Any]:
+    return {
+        "sqlalchemy.url": db_url,
+        "portal.session_secret": "test-secret-" + "x" * 40,
+        "portal.blobs_dir": str(tmp_path_factory.mktemp("blobs")),
+        "portal.max_upload_size": "2MB",
+        "search.index_dir": str(tmp_path_factory.mktemp("index")),
+        "pyramid.default_locale_name": "zh_CN",
+    }
+
+
+@pytest.fixture(scope="session")
+def engine(app_settings: dict[str, Any]) -> Any:
+    engine = get_engine(app_settings)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(app_settings: dict[str, Any], engine: Any) -> Any:
+    app = main({}, **{**app_settings, "portal.engine": engine})
+    tm = transaction.TransactionManager(explicit=True)
+    with tm:
+        session = get_tm_session(app.registry["dbsession_factory"], tm)
+        root = ensure_root(session)
+        ensure_groups(session)
+        load_units(session, root, read_unit_list())
+    return app
+
+
+@pytest.fixture
+def tm() -> Iterator[transaction.TransactionManager]:
+    tm = transaction.TransactionManager(explicit=True)
+    tm.begin()
+    tm.doom()
+    yield tm
+    tm.abort()
+
+
+@pytest.fixture
+def dbsession(app: Any, tm: transaction.TransactionManager) -> Any:
+    return get_tm_session(app.registry["dbsession_factory"], tm)
+
+
+@pytest.fixture
+def testapp(app: Any, tm: transaction.TransactionManager, dbsession: Any) -> webtest.TestApp:
+    return webtest.TestApp(app, extra_environ={
+        "HTTP_HOST": "example.com", "tm.active": True, "tm.manager": tm, "app.dbsession": dbsession,
+        "REMOTE_ADDR": "10.0.0.1"})
+
+
+@pytest.fixture
+def users(dbsession: Any) -> dict[str, Any]:
+    """One account per kind of user of the permission matrix."""
+    return {
+        "manager": add_user(dbsession, "manager", PASSWORD, ["managers"], []),
+        "reviewer": add_user(dbsession, "reviewer", PASSWORD, ["reviewers"], []),
+        "editor": add_user(dbsession, "editor", PASSWORD, [], ["黄梅镇"]),
+        "other_editor": add_user(dbsession, "other-editor", PASSWORD, [], ["孔垄镇"]),
+    }
+
+
+def unit(dbsession: Any, title: str) -> Unit:
+    return dbsession.scalar(select(Unit).where(Unit.title == title))
+
+
+def csrf_token(res: webtest.TestResponse) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', res.text)
+    assert match, "no csrf token on the page"
+    return match.group(1)
+
+
+def login(testapp: webtest.TestApp, who: str, password: str = PASSWORD) -> str:
+    """Log in through the login form; returns the CSRF token of the new session."""
+    testapp.reset()
+    page = testapp.get("/@@login")
+    res = testapp.post("/@@login", {"login": who, "password": password, "csrf_token": csrf_token(page)})
+    assert res.status_int == 302, res.text[:500]
+    return csrf_token(testapp.get("/@@login"))
+
+
+def api_token(testapp: webtest.TestApp, who: str, password: str = PASSWORD) -> dict[str, str]:
+    res = testapp.post_json("/@login", {"login": who, "password": password})
+    return {"Authorization": f"Bearer {res.json['token']}", "Accept": "application/json"}
+
+
+@pytest.fixture
+def blobs_dir(app_settings: dict[str, Any]) -> Path:
+    return Path(app_settings["portal.blobs_dir"])

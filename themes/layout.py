@@ -1,0 +1,122 @@
+"""What the master template needs to draw the site around a page."""
+from __future__ import annotations
+
+import datetime as dt
+from functools import cached_property
+from typing import Any
+
+from pyramid.csrf import get_csrf_token
+from pyramid.i18n import get_localizer
+from sqlalchemy import select
+
+from portal.i18n import _
+from portal.models import Node, Portal, Unit
+from portal.registry import addable_types, type_info
+from portal.schemas import to_local
+from portal.uploads import human_size
+from portal.workflow import STATES, allowed_transitions
+
+KIND_ORDER = ("乡镇", "县直部门", "其他", "社区", "便民服务中心")
+
+
+class Layout:
+    def __init__(self, request: Any, context: Any) -> None:
+        self.request = request
+        self.context = context if isinstance(context, Node) else None
+
+    def t(self, term: Any) -> str:
+        return get_localizer(self.request).translate(term)
+
+    @cached_property
+    def root(self) -> Portal | None:
+        if isinstance(self.context, Node):
+            return next(n for n in self.context.lineage() if n.parent_id is None)  # type: ignore[return-value]
+        return self.request.dbsession.scalar(select(Portal).where(Node.path == "/"))
+
+    @cached_property
+    def user(self) -> Any:
+        return self.request.identity
+
+    @cached_property
+    def csrf_token(self) -> str:
+        return get_csrf_token(self.request)
+
+    @cached_property
+    def unit(self) -> Unit | None:
+        return self.context.unit() if self.context is not None else None
+
+    @cached_property
+    def top_units(self) -> list[tuple[str, list[Unit]]]:
+        """Units directly under the root, by kind, for the navigation."""
+        units = self.request.dbsession.scalars(
+            select(Unit).where(Unit.parent_id == self.root.id, Unit.state == "published")
+            .order_by(Unit.position)).all()
+        groups: dict[str, list[Unit]] = {}
+        for unit in units:
+            groups.setdefault(unit.kind, []).append(unit)
+        return [(kind, groups[kind]) for kind in KIND_ORDER if kind in groups]
+
+    def breadcrumbs(self) -> list[Node]:
+        if self.context is None:
+            return []
+        return list(reversed(list(self.context.lineage())))
+
+    def url(self, node: Node, *elements: str, **kw: Any) -> str:
+        return self.request.resource_url(node, *elements, **kw)
+
+    def static(self, path: str) -> str:
+        return self.request.static_url(f"themes:default/static/{path}")
+
+    def fmt(self, value: dt.datetime | dt.date | None, with_time: bool = True) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, dt.datetime):
+            local = to_local(value)
+            return local.strftime("%Y-%m-%d %H:%M") if with_time else local.strftime("%Y-%m-%d")
+        return value.strftime("%Y-%m-%d")
+
+    def size(self, size: int) -> str:
+        return human_size(size)
+
+    def state_title(self, node: Node) -> str:
+        return self.t(STATES[node.state].title) if node.state in STATES else node.state
+
+    def type_title(self, node: Node) -> str:
+        info = type_info(self.request.registry, node.type)
+        return self.t(info.title) if info else node.type
+
+    def can(self, permission: str, node: Node | None = None) -> bool:
+        node = node or self.context
+        return node is not None and bool(self.request.has_permission(permission, node))
+
+    @cached_property
+    def actions(self) -> list[tuple[str, str]]:
+        """The staff tabs of the current item: (label, url)."""
+        node = self.context
+        if node is None or self.user is None:
+            return []
+        tabs = [(_("View"), self.url(node), "view")]
+        if self.can("edit"):
+            tabs.append((_("Edit"), self.url(node, "@@edit"), "edit"))
+        if node.folderish and self.can("view"):
+            tabs.append((_("Contents"), self.url(node, "@@contents"), "contents"))
+        if node.folderish and self.can("manage"):
+            tabs.append((_("Sharing"), self.url(node, "@@sharing"), "sharing"))
+        if self.can("edit") or self.can("review"):
+            tabs.append((_("History"), self.url(node, "@@history"), "history"))
+        return [(self.t(label), url) for label, url, _name in tabs]
+
+    @cached_property
+    def transitions(self) -> list[Any]:
+        if self.context is None or self.user is None or self.context.parent_id is None:
+            return []
+        return allowed_transitions(self.request, self.context)
+
+    @cached_property
+    def addable(self) -> list[Any]:
+        if self.context is None or self.user is None:
+            return []
+        return addable_types(self.request, self.context)
+
+    def flash(self) -> list[str]:
+        return self.request.session.pop_flash()
