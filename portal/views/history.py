@@ -1,0 +1,50 @@
+"""History of an item: revisions and workflow transitions, differences between revisions, restore."""
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.httpexceptions import HTTPForbidden, HTTPFound, HTTPNotFound
+from pyramid.view import view_config
+from sqlalchemy import select
+
+from .. import content
+from ..diff import diff_revisions
+from ..i18n import _
+from ..models import Node, Revision
+from . import flash, template
+
+
+def may_see_history(request: Any, context: Node) -> bool:
+    return bool(request.has_permission("edit", context) or request.has_permission("review", context))
+
+
+def revision(request: Any, context: Node, number: str | None) -> Revision:
+    try:
+        num = int(number or "")
+    except ValueError:
+        raise HTTPNotFound() from None
+    rev = request.dbsession.scalar(select(Revision).where(Revision.node_id == context.id, Revision.number == num))
+    if rev is None:
+        raise HTTPNotFound()
+    return rev
+
+
+@view_config(context=Node, name="history", permission="view", renderer=template("history.pt"))
+def history(context: Node, request: Any) -> Any:
+    if not may_see_history(request, context):
+        raise HTTPForbidden()
+    revs = content.revisions(request, context)
+    changes = None
+    if "a" in request.params and "b" in request.params:
+        a, b = revision(request, context, request.params["a"]), revision(request, context, request.params["b"])
+        changes = {"a": a, "b": b, "fields": diff_revisions(context.fields, a.data, b.data)}
+    return {"revisions": revs, "events": content.history(request, context), "changes": changes}
+
+
+@view_config(context=Node, name="restore", permission="edit", request_method="POST")
+def restore(context: Node, request: Any) -> Any:
+    rev = revision(request, context, request.POST.get("number"))
+    outcome = content.restore(request, context, rev)
+    flash(request, _("Revision ${n} restored.", mapping={"n": rev.number}) if outcome == "saved" else
+          _("Revision ${n} restored as a change that waits for review.", mapping={"n": rev.number}))
+    return HTTPFound(request.resource_url(context, "@@history"))

@@ -1,0 +1,508 @@
+"""The Whoosh implementation of :class:`search.backend.SearchBackend`.
+
+Everything Whoosh-specific lives here.  On-disk layout::
+
+    <path>/CURRENT          name of the live generation directory (one line)
+    <path>/WRITELOCK        whoosh FileLock: one writer (thread or process)
+    <path>/gen-<ns>-<rand>/ a complete Whoosh index
+
+Why generations instead of writing in place: :meth:`rebuild` writes a whole
+new index in a sibling directory while searches continue on the live one,
+then swaps ``CURRENT`` with an atomic ``os.replace``.  Searchers opened on
+the old generation keep their (memory-mapped / open) files after the old
+directory is deleted (POSIX semantics); the next query of each thread
+notices the new ``CURRENT`` and opens the new generation.
+
+Why a custom field instead of a Whoosh analyzer: the bigram stream of
+:mod:`search.analysis` is produced in one regex pass and handed to Whoosh as
+ready (term, positions) postings, skipping per-token objects; bulk indexing
+is dominated by that path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import threading
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+from whoosh import fields, formats, index, sorting
+from whoosh.filedb.filestore import FileStorage
+from whoosh.analysis import Token, Tokenizer
+from whoosh.query import (
+    And,
+    AndMaybe,
+    AndNot,
+    ConstantScoreQuery,
+    DateRange,
+    Every,
+    NullQuery,
+    Or,
+    Phrase,
+    Query,
+    Require,
+    Term,
+)
+from whoosh.system import pack_uint
+
+from search.analysis import is_cjk, query_tokens, token_positions, unigram_counts
+from search.backend import (
+    FACET_FIELDS,
+    FILTER_FIELDS,
+    SEARCHABLE_FIELDS,
+    Hit,
+    Progress,
+    SearchBackend,
+    SearchQuery,
+    SearchResults,
+    now_local,
+    prepare_document,
+    to_local_naive,
+)
+from search.highlight import highlight_whole, snippet
+from search.query import MSG_EMPTY, ParsedQuery, parse
+
+log = logging.getLogger(__name__)
+
+CURRENT = "CURRENT"
+LOCK_NAME = "WRITELOCK"
+MAX_PAGE_SIZE = 100
+MAX_PAGE = 1000
+TITLE_BOOST = 2.0
+NUMBER_BOOST = 1_000_000.0  # an exact 文号/索引号 always ranks first
+
+
+class IndexBusy(TimeoutError):
+    """Another writer (e.g. a rebuild) holds the index; retry later."""
+
+
+# -- fields -------------------------------------------------------------------
+
+
+class _BigramTokenizer(Tokenizer):
+    """Whoosh view of :func:`token_positions` (only for Whoosh internals)."""
+
+    def __call__(self, value: str, positions: bool = False, chars: bool = False,
+                 keeporiginal: bool = False, removestops: bool = True,
+                 start_pos: int = 0, start_char: int = 0, tokenize: bool = True,
+                 mode: str = "", **kwargs: Any) -> Iterator[Token]:  # fmt: skip
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        flat = sorted((p, tok) for tok, ps in token_positions(value).items() for p in ps)
+        for p, tok in flat:
+            t.text, t.boost, t.stopped = tok, 1.0, False
+            if positions:
+                t.pos = start_pos + p
+            yield t
+
+
+class BigramField(fields.TEXT):
+    """Positional field of bigrams/words (see :mod:`search.analysis`).
+
+    Accepts a string or a list of strings (separate values: no match spans two).
+    """
+
+    def __init__(self, field_boost: float = 1.0) -> None:
+        super().__init__(analyzer=_BigramTokenizer(), phrase=True, field_boost=field_boost)
+
+    def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
+        encode = self.format.encode
+        fb = self.format.field_boost
+        for tok, ps in token_positions(value).items():
+            yield tok.encode("utf-8"), len(ps), len(ps) * fb, encode(ps)
+
+
+class UnigramField(fields.FieldType):
+    """Every CJK character with its frequency, so ``政`` is one term lookup."""
+
+    def __init__(self) -> None:
+        self.format = formats.Frequency()
+        self.analyzer = _BigramTokenizer()
+        self.scorable = True
+        self.stored = False
+        self.unique = False
+        self.vector = None
+        self.column_type = None
+
+    def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
+        for ch, n in unigram_counts(value).items():
+            yield ch.encode("utf-8"), n, float(n), pack_uint(n)
+
+
+def make_schema() -> fields.Schema:
+    return fields.Schema(
+        id=fields.ID(stored=True, unique=True),
+        content=BigramField(),
+        uni=UnigramField(),
+        title=BigramField(),
+        numkey=fields.ID(),
+        allowed=fields.ID(),
+        ancestors=fields.ID(),
+        unit=fields.ID(sortable=True),
+        type=fields.ID(sortable=True),
+        subject=fields.ID(sortable=True),
+        year=fields.ID(sortable=True),
+        genre=fields.ID(),
+        state=fields.ID(),
+        published=fields.DATETIME(sortable=True),
+        effective=fields.DATETIME(),
+        expires=fields.DATETIME(),
+        doc=fields.STORED(),
+        body=fields.STORED(),
+    )
+
+
+def ancestors(path: str) -> list[str]:
+    """``/a/b`` → ``["/", "/a", "/a/b"]`` so a subtree is one term lookup."""
+    parts = [p for p in path.split("/") if p]
+    return ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def normalize_prefix(path: str) -> str:
+    parts = [p for p in path.split("/") if p]
+    return "/" + "/".join(parts)
+
+
+def whoosh_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A prepared document (see :func:`prepare_document`) → ``add_document`` kwargs."""
+    from search.analysis import number_key
+
+    texts: list[str] = []
+    for name in SEARCHABLE_FIELDS:
+        value = doc.get(name)
+        if isinstance(value, list):
+            texts.extend(value)
+        elif value:
+            texts.append(value)
+    out: dict[str, Any] = {
+        "id": doc["id"],
+        "content": texts,
+        "uni": texts,
+        "doc": {k: v for k, v in doc.items() if k not in ("text", "allowed")},
+        "body": doc.get("text", ""),
+    }
+    if doc["allowed"]:
+        out["allowed"] = list(doc["allowed"])  # none: visible to nobody
+    if doc.get("title"):
+        out["title"] = doc["title"]
+    keys = {number_key(doc[n]) for n in ("doc_number", "index_number") if doc.get(n)}
+    keys.discard("")
+    if keys:
+        out["numkey"] = sorted(keys)
+    if doc.get("path"):
+        out["ancestors"] = ancestors(doc["path"])
+    for name in FILTER_FIELDS:
+        if doc.get(name):
+            out[name] = doc[name]
+    for name in ("published", "effective", "expires"):
+        if doc.get(name) is not None:
+            out[name] = doc[name]
+    return out
+
+
+# -- query building -----------------------------------------------------------
+
+
+def _segment_query(seg: tuple[str, ...], field: str) -> Query | None:
+    if len(seg) == 1 and is_cjk(seg[0]):
+        return Term("uni", seg[0]) if field == "content" else None
+    toks = query_tokens(list(seg))
+    if len(toks) == 1:
+        return Term(field, toks[0])
+    return Phrase(field, toks)
+
+
+def _text_query(parsed: ParsedQuery) -> Query:
+    if not parsed.segments:
+        main: Query = NullQuery
+    else:
+        parts = [_segment_query(s, "content") for s in parsed.segments]
+        main = And([p for p in parts if p is not None])
+        titles = [q for q in (_segment_query(s, "title") for s in parsed.segments) if q]
+        if titles:
+            main = AndMaybe(main, Or(titles, boost=TITLE_BOOST))
+    if parsed.number_key:
+        exact = ConstantScoreQuery(Term("numkey", parsed.number_key), NUMBER_BOOST)
+        main = exact if main is NullQuery else Or([main, exact])
+    return main
+
+
+def _filter_query(q: SearchQuery) -> Query | None:
+    principals = [p for p in ([q.principals] if isinstance(q.principals, str) else q.principals)
+                  if isinstance(p, str) and p]  # fmt: skip
+    if not principals:
+        return None
+    conds: list[Query] = [Or([Term("allowed", p) for p in principals])]
+    for name, values in (q.filters or {}).items():
+        if name not in FILTER_FIELDS or not values:
+            continue
+        vals = [values] if isinstance(values, (str, int)) else list(values)
+        conds.append(Or([Term(name, str(v)) for v in vals]))
+    if q.path_prefix:
+        conds.append(Term("ancestors", normalize_prefix(q.path_prefix)))
+    return conds[0] if len(conds) == 1 else And(conds)
+
+
+def _not_in_force(now: datetime) -> Query:
+    """Documents not yet effective or already expired (only dated ones are indexed)."""
+    return Or([DateRange("effective", now, None, startexcl=True), DateRange("expires", None, now)])
+
+
+# -- the backend --------------------------------------------------------------
+
+
+class _Reader:
+    __slots__ = ("gen", "ix", "searcher")
+
+    def __init__(self, gen: str, ix: index.Index) -> None:
+        self.gen, self.ix, self.searcher = gen, ix, ix.searcher()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.searcher.close()
+
+
+class WhooshBackend(SearchBackend):
+    """A Whoosh index under ``path``.
+
+    :param procs: writer processes for :meth:`rebuild` (Whoosh ``MpWriter``
+        when > 1).
+    :param limitmb: memory per writer process before postings spill to disk.
+    :param writer_timeout: seconds :meth:`index`/:meth:`unindex` wait for
+        the write lock before raising :class:`IndexBusy` (a rebuild holds it
+        for its whole run; an outbox simply retries later, and its retries
+        land in the new index).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, procs: int = 1, limitmb: int = 256,
+                 writer_timeout: float = 10.0) -> None:  # fmt: skip
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.procs = procs
+        self.limitmb = limitmb
+        self.writer_timeout = writer_timeout
+        self.schema = make_schema()
+        self._storage = FileStorage(str(self.path))
+        self._local = threading.local()
+        self._current_cache: tuple[tuple[int, int], str] | None = None
+        if not (self.path / CURRENT).exists():
+            with self._write_lock():
+                if not (self.path / CURRENT).exists():
+                    self._swap_in(self._build([], None)[0])
+
+    # -- generations and locking
+
+    def _current_gen(self) -> str:
+        p = self.path / CURRENT
+        st = p.stat()
+        key = (st.st_ino, st.st_mtime_ns)
+        cached = self._current_cache
+        if cached and cached[0] == key:
+            return cached[1]
+        name = p.read_text("utf-8").strip()
+        self._current_cache = (key, name)
+        return name
+
+    @contextlib.contextmanager
+    def _write_lock(self, timeout: float | None = None) -> Iterator[None]:
+        lock = self._storage.lock(LOCK_NAME)
+        deadline = time.monotonic() + (self.writer_timeout if timeout is None else timeout)
+        while not lock.acquire(blocking=False):
+            if time.monotonic() >= deadline:
+                raise IndexBusy(f"search index {self.path} is locked by another writer")
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _swap_in(self, gen: str) -> None:
+        """Atomically make ``gen`` live, then delete every other generation."""
+        tmp = self.path / f"{CURRENT}.{uuid.uuid4().hex}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(gen + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path / CURRENT)
+        for child in self.path.iterdir():
+            if child.is_dir() and child.name.startswith("gen-") and child.name != gen:
+                shutil.rmtree(child, ignore_errors=True)
+
+    def _open_writer_index(self) -> index.Index:
+        return index.open_dir(str(self.path / self._current_gen()))
+
+    # -- reading
+
+    def _reader(self) -> _Reader:
+        """This thread's searcher on the live generation (refreshed if stale)."""
+        for _attempt in range(5):
+            gen = self._current_gen()
+            r: _Reader | None = getattr(self._local, "reader", None)
+            try:
+                if r is not None and r.gen == gen:
+                    if not r.searcher.up_to_date():
+                        r.searcher = r.searcher.refresh()
+                    return r
+                if r is not None:
+                    r.close()
+                    self._local.reader = None
+                r = _Reader(gen, index.open_dir(str(self.path / gen)))
+                self._local.reader = r
+                return r
+            except (OSError, index.EmptyIndexError):
+                # the generation was swapped out under us: read CURRENT again
+                self._current_cache = None
+                self._local.reader = None
+                time.sleep(0.01)
+        raise RuntimeError(f"cannot open search index at {self.path}")
+
+    def query(self, q: SearchQuery) -> SearchResults:
+        parsed = parse(q.text)
+        browsing = parsed.blank and (any(v for v in (q.filters or {}).values()) or q.path_prefix)
+        if parsed.blank and not browsing:
+            return SearchResults(0, [], {}, MSG_EMPTY)
+        if parsed.is_empty and not browsing:
+            return SearchResults(0, [], {}, parsed.message)
+        message = None if browsing else parsed.message
+        filt = _filter_query(q)
+        if filt is None:
+            return SearchResults(0, [], {}, message)
+        now = to_local_naive(q.now) if isinstance(q.now, datetime) else now_local()
+        main = Every() if browsing else _text_query(parsed)
+        wq: Query = AndNot(Require(main, filt), _not_in_force(now))
+
+        page = max(1, min(int(q.page or 1), MAX_PAGE))
+        size = max(1, min(int(q.page_size or 10), MAX_PAGE_SIZE))
+        facet_names = [f for f in dict.fromkeys(q.facets or ()) if f in FACET_FIELDS]
+        kwargs: dict[str, Any] = {"limit": page * size, "optimize": False}
+        if q.sort == "date" or browsing:
+            kwargs["sortedby"] = sorting.FieldFacet("published", reverse=True)
+        if facet_names:
+            kwargs["groupedby"] = {f: sorting.FieldFacet(f) for f in facet_names}
+            kwargs["maptype"] = sorting.Count
+
+        searcher = self._reader().searcher
+        results = searcher.search(wq, **kwargs)
+        total = len(results)
+        hits = [self._hit(h, parsed) for h in results[(page - 1) * size : page * size]]
+        facets: dict[str, list[tuple[str, int]]] = {}
+        for name in facet_names:
+            groups = results.groups(name)
+            counted = [(str(k), int(v)) for k, v in groups.items() if k not in (None, "", b"")]
+            facets[name] = sorted(counted, key=lambda kv: (-kv[1], kv[0]))
+        return SearchResults(total, hits, facets, message)
+
+    @staticmethod
+    def _hit(h: Any, parsed: ParsedQuery) -> Hit:
+        stored = h.fields()
+        doc = dict(stored.get("doc") or {})
+        segs = parsed.segments
+        highlights = {
+            "title": highlight_whole(doc.get("title", ""), segs),
+            "text": snippet(stored.get("body") or doc.get("description", ""), segs),
+        }
+        return Hit(doc.get("id", stored.get("id")), h.score, doc, highlights)
+
+    # -- writing
+
+    def index(self, docs: Iterable[Mapping[str, Any]]) -> int:
+        prepared = [whoosh_fields(prepare_document(d)) for d in docs]
+        if not prepared:
+            return 0
+        with self._write_lock():
+            writer = self._open_writer_index().writer(limitmb=self.limitmb)
+            try:
+                for fields_ in prepared:
+                    writer.update_document(**fields_)
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit()
+        return len(prepared)
+
+    def unindex(self, ids: Iterable[str]) -> None:
+        ids = [i for i in ids if isinstance(i, str) and i]
+        if not ids:
+            return
+        with self._write_lock():
+            writer = self._open_writer_index().writer()
+            try:
+                for doc_id in ids:
+                    writer.delete_by_term("id", doc_id)
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit()
+
+    def clear(self) -> None:
+        self.rebuild([])
+
+    def rebuild(self, docs: Iterable[Mapping[str, Any]], progress: Progress | None = None) -> int:
+        with self._write_lock():
+            gen, count = self._build(docs, progress)
+            self._swap_in(gen)
+        return count
+
+    def _build(self, docs: Iterable[Mapping[str, Any]], progress: Progress | None) -> tuple[str, int]:
+        """Write a new generation directory; the live index is untouched."""
+        gen = f"gen-{time.time_ns()}-{uuid.uuid4().hex[:6]}"
+        gen_dir = self.path / gen
+        gen_dir.mkdir()
+        try:
+            ix = index.create_in(str(gen_dir), self.schema)
+            if self.procs > 1:
+                writer = ix.writer(procs=self.procs, limitmb=self.limitmb, multisegment=True)
+            else:
+                writer = ix.writer(limitmb=self.limitmb)
+            seen: set[str] = set()
+            later: dict[str, Mapping[str, Any]] = {}  # duplicate ids: the last one wins
+            count = pending = 0
+            try:
+                for doc in docs:
+                    prepared = prepare_document(doc)
+                    if prepared["id"] in seen:
+                        later[prepared["id"]] = doc
+                        continue
+                    seen.add(prepared["id"])
+                    writer.add_document(**whoosh_fields(prepared))
+                    count += 1
+                    pending += 1
+                    if progress is not None and pending >= 500:
+                        progress(pending)
+                        pending = 0
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit(optimize=self.procs > 1)
+            if later:
+                w = ix.writer(limitmb=self.limitmb)
+                for doc in later.values():
+                    w.update_document(**whoosh_fields(prepare_document(doc)))
+                w.commit()
+            if progress is not None and pending:
+                progress(pending)
+            return gen, count
+        except BaseException:
+            shutil.rmtree(gen_dir, ignore_errors=True)
+            raise
+
+    # -- misc
+
+    def doc_count(self) -> int:
+        return self._reader().searcher.doc_count()
+
+    def index_size(self) -> int:
+        """Bytes on disk of the live generation."""
+        gen_dir = self.path / self._current_gen()
+        return sum(f.stat().st_size for f in gen_dir.rglob("*") if f.is_file())
+
+    def close(self) -> None:
+        r = getattr(self._local, "reader", None)
+        if r is not None:
+            r.close()
+            self._local.reader = None
