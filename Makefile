@@ -1,0 +1,46 @@
+# The two commands a newcomer needs: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+INI ?= development.ini
+
+.PHONY: install run serve init demo test test-sqlite test-postgresql i18n clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+init: install
+	mkdir -p var
+	$(BIN)/portal -c $(INI) init
+
+demo: init
+	$(BIN)/portal -c $(INI) demo
+
+serve: install
+	@echo "serving on http://127.0.0.1:6543 (Ctrl-C stops)"
+	$(BIN)/pserve $(INI)
+
+run: demo serve
+
+# The whole suite on SQLite, then again on a real PostgreSQL that tests/pgserver.py starts
+# (and installs with apt when it is missing and we are root).
+test: test-sqlite test-postgresql
+
+test-sqlite: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider --db=sqlite
+
+test-postgresql: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider --db=postgresql
+
+i18n: install
+	scripts/i18n.sh
+
+clean:
+	rm -rf var .pytest_cache
