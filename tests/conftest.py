@@ -25,6 +25,18 @@ from portal.units import ensure_root, load_units, read_unit_list
 PASSWORD = "correct-horse-42"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes() -> Iterator[None]:
+    """argon2 at production cost takes ~0.5 s here; tests hash dozens of passwords."""
+    import portal.security
+    from argon2 import PasswordHasher
+
+    production = portal.security._hasher
+    portal.security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    portal.security._hasher = production
+
+
 def pytest_addoption(parser: Any) -> None:
     parser.addoption("--db", default=os.environ.get("PORTAL_TEST_DB", "sqlite"), choices=("sqlite", "postgresql"),
                      help="database to run the suite against")
