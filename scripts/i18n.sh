@@ -5,8 +5,8 @@
 #      (Python `_()` calls and Chameleon `i18n:translate` / `i18n:attributes`) into portal/locale/portal.pot;
 #   2. merge it into each language's portal.po (today only zh_CN): new messages come in empty (or
 #      fuzzy, with msgmerge's guess), messages gone from the code become obsolete (#~);
-#   3. keep our zh_CN copy of colander's messages (colander.po: colander ships zh_Hans only) in step
-#      with the installed colander's colander.pot;
+#   3. keep our zh_CN copies of colander's and deform's messages (colander.po: colander ships zh_Hans
+#      only; deform.po: deform's zh_CN has gaps) in step with the installed packages' .pot files;
 #   4. compile every .po under portal/locale into the .mo that Pyramid loads, after checking that
 #      no translation lost or invented a ${placeholder}.
 #
@@ -72,10 +72,16 @@ for lang in "${LANGUAGES[@]}"; do
     fi
 done
 
-# --- 3. colander's messages, zh_CN --------------------------------------------------------------------
-COLANDER_POT="$("$BIN/python" -c 'import colander, os; print(os.path.join(os.path.dirname(colander.__file__), "locale", "colander.pot"))')"
-for po in "$LOCALE_DIR"/*/LC_MESSAGES/colander.po; do
-    [[ -f "$po" && -f "$COLANDER_POT" ]] && merge "$po" "$COLANDER_POT"
+# --- 3. colander's and deform's messages ---------------------------------------------------------------
+# colander ships no zh_CN (only zh_Hans) and deform's zh_CN has gaps, so portal/locale keeps complete
+# zh_CN copies (loaded after theirs, see portal/i18n.py); keep them in step with the installed packages.
+for pkg in colander deform; do
+    pkg_pot="$("$BIN/python" -c "import $pkg, os; print(os.path.join(os.path.dirname($pkg.__file__), 'locale', '$pkg.pot'))")"
+    for po in "$LOCALE_DIR"/*/LC_MESSAGES/"$pkg".po; do
+        if [[ -f "$po" && -f "$pkg_pot" ]]; then
+            merge "$po" "$pkg_pot"
+        fi
+    done
 done
 
 # --- 4. check and compile --------------------------------------------------------------------------
@@ -116,7 +122,7 @@ for po in "$LOCALE_DIR"/*/LC_MESSAGES/*.po; do
     mo="${po%.po}.mo"
     if [[ -x "$BIN/pybabel" ]]; then
         # fuzzy entries are left out of the .mo (they show in English until reviewed)
-        "$BIN/pybabel" compile --statistics --input-file "$po" --output-file "$mo"
+        "$BIN/pybabel" --quiet compile --statistics --input-file "$po" --output-file "$mo"
     elif have msgfmt; then
         msgfmt --check-format --statistics --output-file="$mo" "$po"
     else

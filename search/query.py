@@ -130,7 +130,7 @@ def parse(text: object) -> ParsedQuery:
         messages.append(MSG_TOO_MANY)
     stripped = "".join(ch for ch in s if ch not in _QUOTES)
     key = number_key(stripped)
-    if not key or len(key) > MAX_NUMBER_KEY_CHARS:
+    if not segs or len(key) > MAX_NUMBER_KEY_CHARS:
         key = None
     if not segs:
         messages.append(MSG_NOTHING_SEARCHABLE)

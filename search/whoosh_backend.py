@@ -32,13 +32,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
-from whoosh import fields, formats, index, sorting
+from whoosh import collectors, fields, formats, index, sorting
 from whoosh.filedb.filestore import FileStorage
 from whoosh.analysis import Token, Tokenizer
 from whoosh.query import (
     And,
     AndMaybe,
-    AndNot,
     ConstantScoreQuery,
     DateRange,
     Every,
@@ -46,7 +45,6 @@ from whoosh.query import (
     Or,
     Phrase,
     Query,
-    Require,
     Term,
 )
 from whoosh.system import pack_uint
@@ -232,20 +230,24 @@ def _text_query(parsed: ParsedQuery) -> Query:
     return main
 
 
-def _filter_query(q: SearchQuery) -> Query | None:
+def _filter_terms(q: SearchQuery) -> list[list[tuple[str, str]]] | None:
+    """The visibility and facet conditions as CNF: AND of ORs of (field, term).
+
+    ``None`` when nothing can match (no principals at all).
+    """
     principals = [p for p in ([q.principals] if isinstance(q.principals, str) else q.principals)
                   if isinstance(p, str) and p]  # fmt: skip
     if not principals:
         return None
-    conds: list[Query] = [Or([Term("allowed", p) for p in principals])]
+    clauses = [[("allowed", p) for p in dict.fromkeys(principals)]]
     for name, values in (q.filters or {}).items():
         if name not in FILTER_FIELDS or not values:
             continue
         vals = [values] if isinstance(values, (str, int)) else list(values)
-        conds.append(Or([Term(name, str(v)) for v in vals]))
+        clauses.append([(name, str(v)) for v in dict.fromkeys(vals)])
     if q.path_prefix:
-        conds.append(Term("ancestors", normalize_prefix(q.path_prefix)))
-    return conds[0] if len(conds) == 1 else And(conds)
+        clauses.append([("ancestors", normalize_prefix(q.path_prefix))])
+    return clauses
 
 
 def _not_in_force(now: datetime) -> Query:
@@ -253,14 +255,66 @@ def _not_in_force(now: datetime) -> Query:
     return Or([DateRange("effective", now, None, startexcl=True), DateRange("expires", None, now)])
 
 
+def _collector(limit: int, by_date: bool, facet_names: list[str]) -> collectors.Collector:
+    """A collector that sees *every* match, so totals and facets are exact.
+
+    Why not ``searcher.search(limit=…)``: Whoosh's top-N collector periodically
+    calls ``matcher.replace(minscore)``, which prunes union branches that
+    cannot reach the current top N; that is fine for ranking but makes the
+    total (and facet counts) wrong, even with ``optimize=False``.
+    """
+    c: collectors.Collector
+    if by_date:
+        c = collectors.SortingCollector(sorting.FieldFacet("published", reverse=True), limit=limit)
+    else:
+        c = collectors.TopCollector(limit, usequality=False)
+        c.replace = 0  # no pruning: count every match
+    if facet_names:
+        facets = {f: sorting.FieldFacet(f) for f in facet_names}
+        c = collectors.FacetCollector(c, facets, maptype=sorting.Count)
+    return c
+
+
 # -- the backend --------------------------------------------------------------
 
 
 class _Reader:
-    __slots__ = ("gen", "ix", "searcher")
+    """One thread's searcher plus docnum sets cached for its lifetime."""
+
+    __slots__ = ("gen", "ix", "searcher", "_sets")
+    MAX_CACHED = 512
 
     def __init__(self, gen: str, ix: index.Index) -> None:
         self.gen, self.ix, self.searcher = gen, ix, ix.searcher()
+        # plain sets (Whoosh's filter rejects frozenset); never mutated
+        self._sets: dict[tuple[str, str], set[int]] = {}
+
+    def refresh(self) -> None:
+        if not self.searcher.up_to_date():
+            self.searcher = self.searcher.refresh()
+            self._sets = {}
+
+    def term_docs(self, field: str, text: str) -> set[int]:
+        key = (field, text)
+        docs = self._sets.get(key)
+        if docs is None:
+            if len(self._sets) >= self.MAX_CACHED:
+                self._sets = {}
+            docs = set(self.searcher.docs_for_query(Term(field, text)))
+            self._sets[key] = docs
+        return docs
+
+    def allowed(self, clauses: list[list[tuple[str, str]]]) -> set[int]:
+        """Docnums satisfying every clause (each an OR of terms)."""
+        sets = []
+        for clause in clauses:
+            parts = [self.term_docs(f, t) for f, t in clause]
+            sets.append(parts[0] if len(parts) == 1 else set().union(*parts))
+        sets.sort(key=len)
+        result = sets[0]
+        for other in sets[1:]:
+            result = result & other
+        return result
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -345,8 +399,7 @@ class WhooshBackend(SearchBackend):
             r: _Reader | None = getattr(self._local, "reader", None)
             try:
                 if r is not None and r.gen == gen:
-                    if not r.searcher.up_to_date():
-                        r.searcher = r.searcher.refresh()
+                    r.refresh()
                     return r
                 if r is not None:
                     r.close()
@@ -369,25 +422,26 @@ class WhooshBackend(SearchBackend):
         if parsed.is_empty and not browsing:
             return SearchResults(0, [], {}, parsed.message)
         message = None if browsing else parsed.message
-        filt = _filter_query(q)
-        if filt is None:
+        clauses = _filter_terms(q)
+        if clauses is None:
             return SearchResults(0, [], {}, message)
         now = to_local_naive(q.now) if isinstance(q.now, datetime) else now_local()
-        main = Every() if browsing else _text_query(parsed)
-        wq: Query = AndNot(Require(main, filt), _not_in_force(now))
-
         page = max(1, min(int(q.page or 1), MAX_PAGE))
         size = max(1, min(int(q.page_size or 10), MAX_PAGE_SIZE))
         facet_names = [f for f in dict.fromkeys(q.facets or ()) if f in FACET_FIELDS]
-        kwargs: dict[str, Any] = {"limit": page * size, "optimize": False}
-        if q.sort == "date" or browsing:
-            kwargs["sortedby"] = sorting.FieldFacet("published", reverse=True)
-        if facet_names:
-            kwargs["groupedby"] = {f: sorting.FieldFacet(f) for f in facet_names}
-            kwargs["maptype"] = sorting.Count
 
-        searcher = self._reader().searcher
-        results = searcher.search(wq, **kwargs)
+        reader = self._reader()
+        searcher = reader.searcher
+        allow = reader.allowed(clauses)
+        if not allow:  # Whoosh treats an empty allow-set as "no filter"
+            return SearchResults(0, [], {f: [] for f in facet_names}, message)
+        hidden = set(searcher.docs_for_query(_not_in_force(now))) or None
+        main = Every() if browsing else _text_query(parsed)
+        collector = collectors.FilterCollector(
+            _collector(page * size, q.sort == "date" or browsing, facet_names), allow, hidden
+        )
+        searcher.search_with_collector(main, collector)
+        results = collector.results()
         total = len(results)
         hits = [self._hit(h, parsed) for h in results[(page - 1) * size : page * size]]
         facets: dict[str, list[tuple[str, int]]] = {}

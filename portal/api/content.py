@@ -1,0 +1,132 @@
+"""The content URLs as a JSON API: GET reads, POST adds a child, PATCH edits, DELETE deletes.
+
+Every change goes through portal.content, as the pages' changes do. Statuses:
+
+- POST: 201 with `Location` and the new item.
+- PATCH: 200 with the item; 202 when the item is published and the editor may not review: the
+  change is kept as a draft (`has_pending_change: true`, `pending_change`) and the public keeps
+  seeing the published version until a reviewer runs `@workflow/publish`.
+- DELETE: 204.
+
+Concurrency: GET sends `ETag: "<id>-<version>"`. PATCH and DELETE honour `If-Match` (412 when
+stale); a PATCH body may instead carry the `version` it started from (409 when stale, as the edit
+form does).
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pyramid.events import NewResponse, subscriber
+from pyramid.httpexceptions import HTTPForbidden
+from pyramid.response import Response
+
+from .. import content
+from ..content import Conflict, ContentError
+from ..i18n import _
+from ..models import Node
+from ..registry import type_info
+from . import item_view
+from .errors import APIError, content_error, field_error, json_response
+from .fields import deserialize, read_body
+from .serialize import etag, item
+
+_TAG = re.compile(r'^(?:W/)?"?(\d+)-(\d+)"?$')
+
+
+def item_response(request: Any, node: Node, status: int = 200, **headers: str) -> Response:
+    response = json_response(item(request, node), status, headers)
+    response.headers["ETag"] = f'"{etag(node)}"'
+    response.headers["Vary"] = "Accept, Authorization, Cookie"
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def if_match_version(request: Any, node: Node) -> int | None:
+    """The version `If-Match` names for this item; None without the header; 412 if it names another."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    for tag in header.split(","):
+        match = _TAG.match(tag.strip())
+        if match and int(match.group(1)) == node.id:
+            version = int(match.group(2))
+            if version == node.version:
+                return version
+    raise APIError(412, _("This item changed since you loaded it (If-Match does not match its ETag)"))
+
+
+@item_view(request_method="GET", permission="view")
+def get_item(context: Node, request: Any) -> Response:
+    return item_response(request, context)
+
+
+@item_view(request_method="POST", permission="add")
+def add_item(context: Node, request: Any) -> Response:
+    body = read_body(request)
+    type_name, name = body.get("@type"), body.get("id")
+    if not isinstance(type_name, str) or not type_name:
+        raise APIError(400, _("Say which type to add in @type"), [field_error(request, "@type", _("Required"))])
+    info = type_info(request.registry, type_name)
+    if info is None or not info.addable_in(context):
+        message = _("This kind of item cannot be added here")
+        raise APIError(400, message, [field_error(request, "@type", message)])
+    if not request.has_permission(info.add_permission, context):
+        raise HTTPForbidden()
+    if name is not None and not isinstance(name, str):
+        raise APIError(400, _("Some fields have the wrong type"), [field_error(request, "id", _("Must be text"))])
+    if name and name in context.keys():
+        message = _("Another item here already uses this name.")
+        raise APIError(400, message, [field_error(request, "id", message)])
+    appstruct = deserialize(request, info, body)
+    try:
+        node = content.create(request, context, info.name, appstruct, name=name or None)
+    except ContentError as e:
+        raise content_error(request, e) from None
+    url = request.resource_url(node)
+    return item_response(request, node, 201, Location=url)
+
+
+@item_view(request_method="PATCH", permission="edit")
+def edit_item(context: Node, request: Any) -> Response:
+    expected = if_match_version(request, context)
+    body = read_body(request)
+    conflict_status = 412 if expected is not None else 409
+    if "version" in body:
+        version = body["version"]
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise APIError(400, _("Some fields have the wrong type"),
+                           [field_error(request, "version", _("Must be a whole number"))])
+        if expected is None:
+            expected = version
+    info = type_info(request.registry, context.type)
+    if info is None:
+        raise APIError(400, _("This item cannot be edited"))
+    appstruct = deserialize(request, info, body, context)
+    try:
+        outcome = content.save(request, context, appstruct, expected_version=expected)
+    except Conflict as e:
+        raise content_error(request, e, status=conflict_status) from None
+    except ContentError as e:
+        raise content_error(request, e) from None
+    return item_response(request, context, 202 if outcome == "draft" else 200)
+
+
+@item_view(request_method="DELETE", permission="delete")
+def delete_item(context: Node, request: Any) -> Response:
+    if_match_version(request, context)
+    try:
+        content.delete(request, context)
+    except ContentError as e:
+        raise content_error(request, e) from None
+    return Response(status=204)
+
+
+@subscriber(NewResponse)
+def vary_on_accept(event: NewResponse) -> None:
+    """A content URL answers HTML or JSON by `Accept`: caches must keep the two apart."""
+    request = event.request
+    if getattr(request, "view_name", None) == "" and isinstance(getattr(request, "context", None), Node):
+        vary = tuple(event.response.vary or ())
+        if "Accept" not in vary:
+            event.response.vary = vary + ("Accept",)

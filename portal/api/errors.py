@@ -1,0 +1,156 @@
+"""One JSON shape for every API failure, and exception views that give it to API requests only.
+
+    {"error": {"type": "BadRequest", "message": "...", "errors": [{"field": "title", "message": "..."}]}}
+
+Pages keep their HTML error pages (portal.views.errors): every view here has `api_request=True`,
+which sorts it before the page's view of the same exception. An anonymous request refused for
+want of permission is 401 here (a page would redirect to the login form), a logged-in one 403.
+
+Views raise `APIError`; the exception makes pyramid_tm abort the request's transaction, so the
+blob store removes the files written by a failed request and no half-made change is committed.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import colander
+import transaction
+from pyramid.httpexceptions import HTTPException, HTTPForbidden, HTTPMovedPermanently, HTTPNotFound
+from pyramid.response import Response
+from pyramid.view import exception_view_config
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..content import ContentError
+from ..i18n import _
+from ..views.errors import find_redirect
+
+log = logging.getLogger(__name__)
+
+TYPES = {
+    400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
+    409: "Conflict", 412: "PreconditionFailed", 413: "RequestEntityTooLarge", 415: "UnsupportedMediaType",
+    429: "TooManyRequests", 500: "InternalServerError",
+}
+
+# ContentError messages of portal.content, as people should read them.
+CONTENT_MESSAGES = {
+    "not addable here": _("This kind of item cannot be added here"),
+    "invalid name": _("Use lower-case letters, digits and - (at most 80 characters)."),
+    "name taken": _("Another item here already uses this name."),
+    "changed by someone else": _("Someone else changed this item since you loaded it. Load it again and "
+                                 "redo your change."),
+    "transition not available": _("This action is not available in the item's current state."),
+    "comment required": _("Please give a reason in the comment: the editor will see it."),
+    "the root cannot be deleted": _("The portal root cannot be deleted"),
+    "the root cannot be renamed": _("The portal root cannot be renamed"),
+}
+# API names of the fields portal.content reports on.
+CONTENT_FIELDS = {"name": "id"}
+
+
+class APIError(Exception):
+    """A refused API request: status, a message (translation string) and per-field errors."""
+
+    def __init__(self, status: int, message: Any, errors: list[dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(str(message))
+        self.status = status
+        self.message = message
+        self.errors = errors or []
+        self.headers = headers or {}
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """UTF-8 JSON without \\u escapes, so Chinese text stays readable."""
+    response = Response(status=status, content_type="application/json", charset="utf-8")
+    if status != 204:
+        response.text = json.dumps(data, ensure_ascii=False)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def field_error(request: Any, field: str | None, message: Any) -> dict[str, Any]:
+    return {"field": field, "message": request.localizer.translate(message)}
+
+
+def error_response(request: Any, status: int, message: Any, errors: list[dict[str, Any]] | None = None,
+                   headers: dict[str, str] | None = None) -> Response:
+    body = {"error": {"type": TYPES.get(status, "Error"), "message": request.localizer.translate(message),
+                      "errors": errors or []}}
+    return json_response(body, status, headers)
+
+
+def doom(request: Any) -> None:
+    """Make sure the request's transaction is not committed (it may be over already)."""
+    try:
+        request.tm.doom()
+    except (transaction.interfaces.NoTransaction, AttributeError):
+        pass
+
+
+def invalid_errors(request: Any, exc: colander.Invalid) -> list[dict[str, Any]]:
+    """colander's error report as a list of translated field errors ('' = the whole item -> None)."""
+    return [{"field": field or None, "message": message}
+            for field, message in exc.asdict(translate=request.localizer.translate).items()]
+
+
+def invalid(request: Any, exc: colander.Invalid) -> APIError:
+    return APIError(400, _("Some fields are not valid"), invalid_errors(request, exc))
+
+
+def content_error(request: Any, exc: ContentError, status: int = 400) -> APIError:
+    message = CONTENT_MESSAGES.get(str(exc.message), exc.message)
+    errors = [field_error(request, CONTENT_FIELDS.get(exc.field, exc.field), message)] if exc.field else []
+    return APIError(status, message, errors)
+
+
+def unauthorized(request: Any) -> Response:
+    return error_response(request, 401, _("Log in first: send the token from @login as 'Authorization: Bearer'"),
+                          headers={"WWW-Authenticate": 'Bearer realm="portal"'})
+
+
+@exception_view_config(APIError)
+def api_error_view(exc: APIError, request: Any) -> Response:
+    doom(request)
+    return error_response(request, exc.status, exc.message, exc.errors, exc.headers)
+
+
+@exception_view_config(HTTPForbidden, api_request=True)
+def forbidden_view(exc: HTTPForbidden, request: Any) -> Response:
+    if request.identity is None:
+        return unauthorized(request)
+    return error_response(request, 403, _("You are not allowed to do this"))
+
+
+@exception_view_config(HTTPNotFound, api_request=True)
+def notfound_view(exc: HTTPNotFound, request: Any) -> Response:
+    """Old URLs of renamed items redirect, as for pages (308 keeps the method and body)."""
+    target = find_redirect(request)
+    if target is not None:
+        if request.method in ("GET", "HEAD"):
+            return HTTPMovedPermanently(target)
+        return Response(status=308, location=target)
+    return error_response(request, 404, _("Not found"))
+
+
+@exception_view_config(HTTPException, api_request=True)
+def http_error_view(exc: HTTPException, request: Any) -> Response:
+    if exc.code < 400:
+        return exc
+    message = exc.detail or exc.explanation or exc.title
+    return error_response(request, exc.code, message)
+
+
+@exception_view_config(StaleDataError, api_request=True)
+def stale_view(exc: StaleDataError, request: Any) -> Response:
+    """Two saves of one item raced and the other won (the version column caught it)."""
+    return error_response(request, 409, CONTENT_MESSAGES["changed by someone else"])
+
+
+@exception_view_config(Exception, api_request=True)
+def internal_error_view(exc: Exception, request: Any) -> Response:
+    log.exception("API request failed: %s %s", request.method, request.path_info, exc_info=exc)
+    return error_response(request, 500, _("Something went wrong on our side; the change was not saved"))

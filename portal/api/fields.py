@@ -1,0 +1,181 @@
+"""JSON bodies in: parsed, type-checked against the type's colander schema, then deserialised.
+
+The schemas are the ones of the HTML forms, where every value arrives as text. JSON has types, and
+colander is lenient with them (`Int` takes `true` and `"5"` and `5.7`, `String` takes `[]` as
+"missing"), so each value is checked against its schema node's type first and refused with a
+field error, never coerced and never a 500.
+
+PATCH is partial: only the fields in the body are deserialised and saved; the schema's cross-field
+validator (e.g. expiry after effective date) still sees the whole resulting item. A file field
+that is left out, or sent back as the object GET returned, keeps its file; a list of files (the
+disclosure attachments) is replaced by the list sent, where items GET returned keep their file.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import colander
+
+from ..content import load_value
+from ..i18n import _
+from ..models import Node
+from ..registry import TypeInfo
+from ..uploads import Upload
+from .errors import APIError, field_error, invalid
+from .serialize import blob_url, is_blob
+
+UPLOAD_KEYS = ("data", "encoding", "filename", "content-type")
+TEXT_TYPES = (colander.String, colander.Date, colander.DateTime, colander.Time)
+
+
+def read_body(request: Any, required: bool = True) -> dict[str, Any]:
+    """The body as a JSON object ({} when empty and not required)."""
+    if not request.body:
+        if required:
+            raise APIError(400, _("Send the item as a JSON object"))
+        return {}
+    try:
+        data = json.loads(request.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise APIError(400, _("The request body is not valid JSON")) from None
+    if not isinstance(data, dict):
+        raise APIError(400, _("The request body must be a JSON object"))
+    return data
+
+
+class TypeChecker:
+    """Turns JSON values into colander cstructs, collecting an error per wrongly typed field."""
+
+    def __init__(self, request: Any) -> None:
+        self.request = request
+        self.errors: list[dict[str, Any]] = []
+
+    def fail(self, path: str, message: Any) -> Any:
+        self.errors.append(field_error(self.request, path, message))
+        return colander.null
+
+    def check(self, node: colander.SchemaNode, value: Any, path: str) -> Any:
+        if value is None:
+            return colander.null
+        typ = node.typ
+        if isinstance(typ, Upload):
+            return self.upload(value, path)
+        if isinstance(typ, TEXT_TYPES):
+            return value if isinstance(value, str) else self.fail(path, _("Must be text"))
+        if isinstance(typ, colander.Boolean):
+            return value if isinstance(value, bool) else self.fail(path, _("Must be true or false"))
+        if isinstance(typ, colander.Int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            return value if ok else self.fail(path, _("Must be a whole number"))
+        if isinstance(typ, (colander.Float, colander.Decimal)):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            return value if ok else self.fail(path, _("Must be a number"))
+        if isinstance(typ, colander.Set):
+            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+            return value if ok else self.fail(path, _("Must be a list of texts"))
+        if isinstance(typ, colander.Sequence):
+            if not isinstance(value, list):
+                return self.fail(path, _("Must be a list"))
+            child = node.children[0]
+            if isinstance(child.typ, Upload) and not all(isinstance(v, dict) for v in value):
+                return self.fail(path, _("Must be a list of files"))
+            return [self.check(child, v, f"{path}.{i}") for i, v in enumerate(value)]
+        if isinstance(typ, colander.Mapping):
+            if not isinstance(value, dict):
+                return self.fail(path, _("Must be an object"))
+            prefix = f"{path}." if path else ""
+            return {c.name: self.check(c, value[c.name], prefix + c.name) for c in node.children if c.name in value}
+        return value
+
+    def upload(self, value: Any, path: str) -> Any:
+        """Only plone.restapi's file object: no other key reaches portal.uploads.Upload."""
+        message = _('Must be a file: {"data": "<base64>", "encoding": "base64", "filename": "…", '
+                    '"content-type": "…"}')
+        if not isinstance(value, dict) or not isinstance(value.get("data"), str):
+            return self.fail(path, message)
+        if any(not isinstance(value.get(k, ""), str) for k in UPLOAD_KEYS):
+            return self.fail(path, message)
+        return {k: value[k] for k in UPLOAD_KEYS if k in value}
+
+
+def same_url(a: Any, b: str) -> bool:
+    return isinstance(a, str) and urlsplit(a).path.rstrip("/") == urlsplit(b).path.rstrip("/")
+
+
+def keep_files(request: Any, node: Node, schema: colander.SchemaNode, body: dict[str, Any]) -> dict[str, Any]:
+    """Take the files sent back as GET returned them out of the body: {field: {position: ref}}.
+
+    A single file field sent back unchanged is dropped from the body (it keeps its file).
+    """
+    kept: dict[str, Any] = {}
+    for child in schema.children:
+        value = body.get(child.name)
+        current = getattr(node, child.name, None)
+        if isinstance(child.typ, Upload) and isinstance(value, dict) and "data" not in value:
+            if is_blob(current) and same_url(value.get("download"), blob_url(request, node, child.name)):
+                del body[child.name]
+        elif (isinstance(child.typ, colander.Sequence) and child.children
+              and isinstance(child.children[0].typ, Upload) and isinstance(value, list)):
+            refs = {blob_url(request, node, f"{child.name}/{i}"): ref
+                    for i, ref in enumerate(current or []) if is_blob(ref)}
+            positions: dict[int, Any] = {}
+            for i, item in enumerate(value):
+                if isinstance(item, dict) and "data" not in item:
+                    url = next((u for u in refs if same_url(item.get("download"), u)), None)
+                    if url is not None:
+                        positions[i] = refs[url]
+            if positions:
+                kept[child.name] = (positions, len(value))
+                body[child.name] = [item for i, item in enumerate(value) if i not in positions]
+    return kept
+
+
+def put_back(appstruct: dict[str, Any], kept: dict[str, Any]) -> None:
+    for name, (positions, length) in kept.items():
+        new = iter(appstruct.get(name) or [])
+        appstruct[name] = [positions[i] if i in positions else next(new) for i in range(length)]
+
+
+def current_values(node: Node) -> dict[str, Any]:
+    """The item as its next save would start from: the waiting draft, else the columns."""
+    values = {name: getattr(node, name) for name in node.fields}
+    if node.draft:
+        values.update({k: load_value(type(node), k, v) for k, v in node.draft.items()})
+    for name, value in values.items():
+        if isinstance(value, dt.datetime) and value.tzinfo is None:
+            values[name] = value.replace(tzinfo=dt.timezone.utc)
+    return values
+
+
+def deserialize(request: Any, info: TypeInfo, body: dict[str, Any], node: Node | None = None) -> dict[str, Any]:
+    """The appstruct for `content.create` (node None) or for a partial `content.save` of `node`."""
+    body = dict(body)
+    schema = info.schema(request, node)
+    kept: dict[str, Any] = {}
+    if node is not None:
+        kept = keep_files(request, node, schema, body)
+        for child in list(schema.children):
+            if child.name not in body:
+                del schema[child.name]
+    checker = TypeChecker(request)
+    cstruct = checker.check(schema, body, "")
+    if checker.errors:
+        raise APIError(400, _("Some fields have the wrong type"), checker.errors)
+    try:
+        appstruct = schema.deserialize(cstruct)
+    except colander.Invalid as e:
+        raise invalid(request, e) from None
+    if node is None:
+        return appstruct
+    appstruct = {k: v for k, v in appstruct.items() if k in body}
+    put_back(appstruct, kept)
+    whole = info.schema(request, node)
+    if whole.validator is not None:
+        try:
+            whole.validator(whole, {**current_values(node), **appstruct})
+        except colander.Invalid as e:
+            raise invalid(request, e) from None
+    return appstruct

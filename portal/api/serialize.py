@@ -1,0 +1,157 @@
+"""Items as JSON, in plone.restapi's shape.
+
+Dates are ISO 8601 in UTC with the offset (`+00:00`), so a client that sends one back gets the
+same moment (a date-time without an offset is read as Beijing time). Files and images are never
+inlined: they are links to the download and image-scale views of portal.views.files.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+from ..content import load_value
+from ..images import SCALES
+from ..models import Node
+from ..registry import addable_types
+from ..security import prefetch_local_roles
+from ..workflow import STATES, allowed_transitions
+
+
+def iso(value: Any) -> Any:
+    """Naive datetimes are UTC (as stored); other values pass through."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def etag(node: Node) -> str:
+    return f"{node.id}-{node.version}"
+
+
+def is_blob(value: Any) -> bool:
+    return isinstance(value, dict) and "hash" in value
+
+
+def scale_size(width: int, height: int, longest: int) -> tuple[int, int]:
+    """The size Pillow's `thumbnail((longest, longest))` gives, as portal.images makes the scales."""
+    if width <= longest and height <= longest:
+        return width, height
+
+    def round_aspect(number: float, key: Any) -> int:
+        return max(min(math.floor(number), math.ceil(number), key=key), 1)
+
+    x = y = longest
+    aspect = width / height
+    if x / y >= aspect:
+        x = round_aspect(y * aspect, key=lambda n: abs(aspect - n / y))
+    else:
+        y = round_aspect(x / aspect, key=lambda n: 0 if n == 0 else abs(aspect - x / n))
+    return x, y
+
+
+def blob_url(request: Any, node: Node, path: str) -> str:
+    """`path` is the field name, and `<field>/<n>` for an item of a list field."""
+    return request.resource_url(node, "@@download", *path.split("/"))
+
+
+def blob(request: Any, node: Node, ref: dict[str, Any], path: str, links: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {"filename": ref.get("filename"), "content-type": ref.get("content_type"),
+                           "size": ref.get("size")}
+    if links:
+        out["download"] = blob_url(request, node, path)
+    if "width" in ref:
+        out.update(width=ref["width"], height=ref["height"])
+        if links:
+            scales = {}
+            for name, longest in SCALES.items():
+                width, height = scale_size(ref["width"], ref["height"], longest)
+                scales[name] = {"download": request.resource_url(node, "@@images", *path.split("/"), name),
+                                "width": width, "height": height}
+            out["scales"] = scales
+    return out
+
+
+def field_value(request: Any, node: Node, name: str, value: Any, links: bool = True) -> Any:
+    if is_blob(value):
+        return blob(request, node, value, name, links)
+    if isinstance(value, list) and value and all(is_blob(v) for v in value):
+        return [blob(request, node, v, f"{name}/{i}", links) for i, v in enumerate(value)]
+    return iso(value)
+
+
+def read_only(node: Node) -> list[str]:
+    """Columns a type keeps besides its editable fields, e.g. a disclosure's 索引号."""
+    names: list[str] = []
+    for cls in type(node).__mro__:
+        table = cls.__dict__.get("__table__")
+        if cls is Node or table is None or not (isinstance(cls, type) and issubclass(cls, Node)):
+            continue
+        names += [c.key for c in table.columns if not c.primary_key and c.key not in node.fields]
+    return names
+
+
+def fields(request: Any, node: Node) -> dict[str, Any]:
+    """The editable fields, then the type's read-only columns."""
+    names = list(node.fields) + read_only(node)
+    return {name: field_value(request, node, name, getattr(node, name)) for name in names}
+
+
+def pending_change(request: Any, node: Node) -> dict[str, Any]:
+    """The draft's fields; its files have no links yet (the download views serve the published ones)."""
+    cls = type(node)
+    return {name: field_value(request, node, name, load_value(cls, name, value), links=False)
+            for name, value in (node.draft or {}).items()}
+
+
+def summary(request: Any, node: Node) -> dict[str, Any]:
+    """What a listing shows of an item."""
+    return {"@id": request.resource_url(node), "@type": node.type, "id": node.name, "uid": node.id,
+            "title": node.title, "description": node.description, "review_state": node.state,
+            "is_folderish": node.folderish, "modified": iso(node.modified), "effective": iso(node.effective)}
+
+
+def visible_children(request: Any, node: Node) -> list[Node]:
+    children = list(node.children)
+    prefetch_local_roles(request, children)
+    return [c for c in children if request.has_permission("view", c)]
+
+
+def transitions(request: Any, node: Node) -> list[dict[str, Any]]:
+    if node.parent is None:
+        return []
+    return [{"@id": request.resource_url(node, "@workflow", t.name), "id": t.name,
+             "title": request.localizer.translate(t.title)} for t in allowed_transitions(request, node)]
+
+
+def item(request: Any, node: Node) -> dict[str, Any]:
+    """The full item, as far as this request may see it."""
+    parent = node.parent
+    data: dict[str, Any] = {
+        "@id": request.resource_url(node), "@type": node.type, "id": node.name, "uid": node.id,
+        "title": node.title, "description": node.description, "review_state": node.state,
+        "review_state_title": request.localizer.translate(STATES[node.state].title) if node.state in STATES else "",
+        "created": iso(node.created), "modified": iso(node.modified), "effective": iso(node.effective),
+        "expires": iso(node.expires), "published": iso(node.published), "version": node.version,
+        "parent": None, "is_folderish": node.folderish,
+    }
+    if parent is not None:
+        data["parent"] = (summary(request, parent) if request.has_permission("view", parent)
+                          else {"@id": request.resource_url(parent)})
+    data.update(fields(request, node))
+    if request.has_permission("edit", node) or request.has_permission("review", node):
+        data["has_pending_change"] = node.draft is not None
+        data["pending_change"] = pending_change(request, node) if node.draft is not None else None
+        data["pending_change_by"] = node.draft_by
+        data["pending_change_at"] = iso(node.draft_at)
+    data["allowed_transitions"] = transitions(request, node)
+    if node.folderish:
+        children = visible_children(request, node)
+        data["items"] = [summary(request, c) for c in children]
+        data["items_total"] = len(children)
+        data["addable_types"] = [info.name for info in addable_types(request, node)]
+    return data

@@ -1,0 +1,89 @@
+"""`@sharing`: the local roles of an item, read and written as plone.restapi does.
+
+GET gives `{"inherit", "available_roles", "entries"}`; an entry's roles are true (granted here),
+"acquired" (granted on a parent and inherited) or false. `?search=text` adds matching users and
+groups as entries without roles, to pick from. POST takes `{"inherit"?, "entries"?: [{"id",
+"type"?, "roles": {role: bool}}]}`: `id` is a principal (`user:<login>`, `group:<name>`) or a
+login/group name with `type` "user"/"group"; a role set to "acquired" is not granted here. The
+whole body is checked before anything is written; the answer is the new state (200).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.response import Response
+from pyramid.view import view_config
+
+from .. import sharing
+from ..i18n import _
+from ..models import Node
+from .errors import APIError, field_error, json_response
+from .fields import read_body
+
+
+def sharing_state(request: Any, node: Node, extra: list[str] = ()) -> dict[str, Any]:
+    return {
+        "@id": request.resource_url(node, "@sharing"),
+        "inherit": node.inherit_roles,
+        "available_roles": [{"id": role, "title": request.localizer.translate(title)}
+                            for role, title in sharing.SHARING_ROLES],
+        "entries": sharing.entries(request, node, extra=list(extra)),
+    }
+
+
+@view_config(context=Node, name="@sharing", request_method="GET", permission="manage")
+def get_sharing(context: Node, request: Any) -> Response:
+    query = request.params.get("search", "").strip()
+    found = sharing.search_principals(request, query) if query else []
+    return json_response(sharing_state(request, context, found))
+
+
+def principal_of(entry: dict[str, Any]) -> str | None:
+    ident, kind = entry.get("id"), entry.get("type")
+    if not isinstance(ident, str) or not ident:
+        return None
+    if ident.startswith(("user:", "group:")):
+        return ident
+    return f"{kind}:{ident}" if kind in ("user", "group") else None
+
+
+def parse_changes(request: Any, body: dict[str, Any]) -> dict[str, dict[str, bool]]:
+    """{principal: {role: granted}}, or a 400 listing every bad entry."""
+    entries = body.get("entries", [])
+    if not isinstance(entries, list):
+        raise APIError(400, _("Some fields have the wrong type"), [field_error(request, "entries", _("Must be a list"))])
+    errors, changes = [], {}
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            errors.append(field_error(request, f"entries.{i}", _("Must be an object")))
+            continue
+        principal = principal_of(entry)
+        if principal is None or not sharing.known_principal(request, principal):
+            errors.append(field_error(request, f"entries.{i}.id", _("Unknown user or group.")))
+            continue
+        roles = entry.get("roles", {})
+        if not isinstance(roles, dict):
+            errors.append(field_error(request, f"entries.{i}.roles", _("Must be an object")))
+            continue
+        for role, granted in roles.items():
+            if role not in sharing.ROLE_IDS:
+                errors.append(field_error(request, f"entries.{i}.roles.{role}", _("Unknown role")))
+            elif not isinstance(granted, bool) and granted != "acquired":
+                errors.append(field_error(request, f"entries.{i}.roles.{role}", _("Must be true or false")))
+            else:
+                changes.setdefault(principal, {})[role] = granted is True
+    if errors:
+        raise APIError(400, _("Some entries are not valid"), errors)
+    return changes
+
+
+@view_config(context=Node, name="@sharing", request_method="POST", permission="manage")
+def set_sharing(context: Node, request: Any) -> Response:
+    body = read_body(request)
+    inherit = body.get("inherit")
+    if inherit is not None and not isinstance(inherit, bool):
+        raise APIError(400, _("Some fields have the wrong type"),
+                       [field_error(request, "inherit", _("Must be true or false"))])
+    changes = parse_changes(request, body)
+    sharing.set_roles(request, context, changes, inherit=inherit)  # it tells LocalRolesChanged
+    return json_response(sharing_state(request, context))

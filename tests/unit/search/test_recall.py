@@ -1,0 +1,81 @@
+"""Exact recall: the engine finds exactly the documents a substring scan finds."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import pytest
+
+from search.backend import EVERYONE, SEARCHABLE_FIELDS
+
+from .conftest import all_ids
+from .corpus import NOW, oracle_ids, visible
+
+CJK_QUERIES = [
+    "电子政务专网", "便民服务中心", "协同办公", "电子政务", "专网", "政", "网", "县",
+    "信息公开", "黄梅县人民政府", "服务中心", "建设实施方案", "不存在的词语组合",
+]  # fmt: skip
+OTHER_QUERIES = [
+    "2011", "２０１１", "108号", "梅政办发108号", "二o一一年", "windows", "WINDOWS", "ie6",
+    "xp", "cpu", "qq com", "2011年", "o一一", "电子政务 专网", "电子政务 2011", "政 网",
+    "协同办公 便民服务中心", "1024", "768", "iii800mhz", "9", "2", "文件 2012",
+]  # fmt: skip
+
+
+def _plain_substring_ids(corpus, q: str) -> set[str]:
+    """Independent oracle for pure-CJK queries: NFKC, lower, spaces removed, ``in``."""
+
+    def norm(s: str) -> str:
+        return re.sub(r"\s+", "", unicodedata.normalize("NFKC", s).lower())
+
+    return {
+        d["id"]
+        for d in corpus
+        if visible(d) and any(q in norm(d[f]) for f in SEARCHABLE_FIELDS if d.get(f))
+    }
+
+
+@pytest.mark.parametrize("q", CJK_QUERIES)
+def test_cjk_query_equals_substring_scan(backend, corpus, q):
+    expected = _plain_substring_ids(corpus, q)
+    assert expected == oracle_ids(corpus, q)
+    total, ids = all_ids(backend, q)
+    assert total == len(expected)
+    assert set(ids) == expected
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("q", OTHER_QUERIES)
+def test_mixed_query_equals_canonical_scan(backend, corpus, q):
+    expected = oracle_ids(corpus, q)
+    total, ids = all_ids(backend, q)
+    assert total == len(expected)
+    assert set(ids) == expected
+
+
+def test_queries_do_find_something(backend, corpus):
+    """Guard against a vacuous oracle: the interesting queries have hits."""
+    for q in ["电子政务专网", "便民服务中心", "协同办公", "政", "2011", "108号", "windows"]:
+        assert oracle_ids(corpus, q), q
+
+
+@pytest.mark.parametrize("i", range(0, 300, 23))
+def test_every_sentence_fragment_is_found(backend, corpus, i):
+    """Random slices of real document text always find their document."""
+    doc = corpus[i]
+    text = re.sub(r"\s+", "", doc["text"])
+    m = re.search(r"[\u4e00-\u9fff]{5,}", text)
+    assert m
+    frag = m.group()[1:5]
+    total, ids = all_ids(backend, frag, principals=doc["allowed"], now=NOW)
+    assert visible(doc, doc["allowed"]) == (doc["id"] in ids)
+    assert set(ids) == oracle_ids(corpus, frag, doc["allowed"])
+
+
+def test_unit_boundaries_are_respected(backend, corpus):
+    """``2011`` is a whole word: it never matches inside ``20115`` (and vice versa)."""
+    total, ids = all_ids(backend, "201")
+    assert set(ids) == oracle_ids(corpus, "201")
+    assert total == 0 or all("201" for _ in ids)
+    assert EVERYONE
