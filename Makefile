@@ -40,6 +40,7 @@ test-postgresql: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider --db=postgresql
 
 i18n: install
+	$(BIN)/pip install -q -e '.[dev]'
 	scripts/i18n.sh
 
 clean:

@@ -20,7 +20,7 @@ from portal.i18n import _
 from portal.models import Base, Node
 from portal.registry import TypeInfo
 from portal.schemas import LOCAL_TZ, add_dates, base_schema, check_dates, choice, rich_text, text_line
-from portal.uploads import Upload
+from portal.uploads import MemoryTmpStore, Upload
 
 from .folder import CONTAINERS
 
@@ -62,7 +62,7 @@ class Disclosure(Node):
     keywords: Mapped[str] = mapped_column(String(300), default="")  # 关键词
     summary: Mapped[str] = mapped_column(Text, default="")  # 内容概述
     body: Mapped[str] = mapped_column(Text, default="")
-    attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
     __mapper_args__ = {"polymorphic_identity": "Disclosure", "polymorphic_load": "selectin"}
     fields = Node.fields + ("publisher", "doc_number", "written_date", "subject", "genre", "disclosure_mode",
                             "validity", "superseded_by", "keywords", "summary", "body", "attachments")
@@ -114,7 +114,8 @@ def schema(request: Any, node: Node | None = None) -> colander.SchemaNode:
                               missing="", widget=deform.widget.TextAreaWidget(rows=4)))
     s.add(rich_text(name="body", title=_("Body")))
     attachments = colander.SchemaNode(colander.Sequence(), colander.SchemaNode(
-        Upload(request), name="attachment", title=_("Attachment"), missing=colander.null),
+        Upload(request), name="attachment", title=_("Attachment"), missing=colander.null,
+        widget=deform.widget.FileUploadWidget(MemoryTmpStore())),
         name="attachments", title=_("Attachments"), missing=Ellipsis,
         widget=deform.widget.SequenceWidget(min_len=0, default_items=1))
     s.add(attachments)

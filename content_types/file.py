@@ -19,7 +19,7 @@ from .folder import CONTAINERS
 class File(Node):
     __tablename__ = "files"
     id: Mapped[int] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"), primary_key=True)
-    file: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    file: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     __mapper_args__ = {"polymorphic_identity": "File", "polymorphic_load": "selectin"}
     fields = Node.fields + ("file",)
 

@@ -20,7 +20,7 @@ from .folder import CONTAINERS
 class Image(Node):
     __tablename__ = "images"
     id: Mapped[int] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"), primary_key=True)
-    image: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    image: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     __mapper_args__ = {"polymorphic_identity": "Image", "polymorphic_load": "selectin"}
     fields = Node.fields + ("image",)
 

@@ -21,7 +21,7 @@ class News(Node):
     id: Mapped[int] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"), primary_key=True)
     body: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(200), default="")
-    lead_image: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    lead_image: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     __mapper_args__ = {"polymorphic_identity": "News", "polymorphic_load": "selectin"}
     fields = Node.fields + ("body", "source", "lead_image")
 

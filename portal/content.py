@@ -8,11 +8,23 @@ from typing import Any
 from sqlalchemy import Date, DateTime, String, func, inspect, literal, select, update
 
 from . import events
+from .i18n import _
 from .models import Node, Redirect, Revision, WorkflowEvent
 from .models.node import utcnow
 from .registry import TypeInfo, type_info
 from .slugs import slugify, unique_name, valid_name
 from .workflow import INITIAL_STATE, find_transition
+
+
+# Why a change is refused, as people read it (pages and API show the same words).
+UNKNOWN_TYPE = _("Unknown content type")
+NOT_ADDABLE = _("This kind of item cannot be added here")
+INVALID_NAME = _("Use lower-case letters, digits and - (at most 80 characters).")
+NAME_TAKEN = _("Another item here already uses this name.")
+ROOT_FIXED = _("The portal root cannot be renamed or deleted")
+CHANGED_MEANWHILE = _("Someone else changed this item since you loaded it. Load it again and redo your change.")
+NOT_AVAILABLE = _("This action is not available in the item's current state.")
+COMMENT_REQUIRED = _("Please give a reason in the comment: the editor will see it.")
 
 
 class ContentError(Exception):
@@ -110,9 +122,9 @@ def history(request: Any, node: Node) -> list[WorkflowEvent]:
 def create(request: Any, container: Node, type_name: str, data: dict[str, Any], name: str | None = None) -> Node:
     info: TypeInfo | None = type_info(request.registry, type_name)
     if info is None:
-        raise ContentError(f"unknown type {type_name}", field="@type")
+        raise ContentError(UNKNOWN_TYPE, field="@type")
     if not info.addable_in(container):
-        raise ContentError("not addable here", field="@type")
+        raise ContentError(NOT_ADDABLE, field="@type")
     node = info.factory()
     node.state = INITIAL_STATE
     node.owner = actor(request)
@@ -121,7 +133,7 @@ def create(request: Any, container: Node, type_name: str, data: dict[str, Any], 
     load_fields(node, fields)
     base = name or slugify(node.title or type_name.lower())
     if name is not None and not valid_name(name):
-        raise ContentError("invalid name", field="name")
+        raise ContentError(INVALID_NAME, field="name")
     container.add(node, unique_name(container, base))
     request.dbsession.flush()
     add_revision(request, node, "edit", dump_fields(node))
@@ -132,7 +144,7 @@ def create(request: Any, container: Node, type_name: str, data: dict[str, Any], 
 def save(request: Any, node: Node, data: dict[str, Any], expected_version: int | None = None) -> str:
     """Apply an edit. Returns 'saved' or 'draft' (a published item changed by a non-reviewer)."""
     if expected_version is not None and expected_version != node.version:
-        raise Conflict("changed by someone else")
+        raise Conflict(CHANGED_MEANWHILE)
     fields = normalize_appstruct(type(node), data)
     now = utcnow()
     node.version += 1
@@ -157,17 +169,18 @@ def restore(request: Any, node: Node, revision: Revision) -> str:
 def rename(request: Any, node: Node, new_name: str) -> None:
     """Change the URL name; the old URL (and every URL below it) keeps working as a redirect."""
     if node.parent is None:
-        raise ContentError("the root cannot be renamed")
+        raise ContentError(ROOT_FIXED)
     if not valid_name(new_name):
-        raise ContentError("invalid name", field="name")
+        raise ContentError(INVALID_NAME, field="name")
     if new_name == node.name:
         return
     if new_name in node.parent.keys():
-        raise ContentError("name taken", field="name")
+        raise ContentError(NAME_TAKEN, field="name")
     old_path = node.path
     new_path = f"{node.parent.path}{new_name}/"
     _repath(request, old_path, new_path)
     node.name = new_name
+    request.dbsession.execute(Redirect.__table__.delete().where(Redirect.old_path == old_path))
     request.dbsession.add(Redirect(old_path=old_path, node_id=node.id))
     events.notify(request, events.ObjectMoved(node, request, old_path=old_path))
 
@@ -205,7 +218,7 @@ def move(request: Any, node: Node, position: int) -> None:
 
 def delete(request: Any, node: Node) -> None:
     if node.parent is None:
-        raise ContentError("the root cannot be deleted")
+        raise ContentError(ROOT_FIXED)
     events.notify(request, events.ObjectRemoved(node, request))
     parent = node.parent
     parent.children.remove(node)
@@ -219,12 +232,12 @@ def transition(request: Any, node: Node, name: str, comment: str = "") -> None:
     """Run a workflow transition; raises ContentError when it is not possible or not allowed."""
     t = find_transition(node, name)
     if t is None:
-        raise ContentError("transition not available", field="transition")
+        raise ContentError(NOT_AVAILABLE, field="transition")
     if not request.has_permission(t.permission, node):
         raise PermissionError(name)
     comment = (comment or "").strip()
     if t.comment_required and not comment:
-        raise ContentError("comment required", field="comment")
+        raise ContentError(COMMENT_REQUIRED, field="comment")
     source = node.state
     now = utcnow()
     if t.needs_draft or (name == "retract" and node.draft is not None):

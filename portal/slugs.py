@@ -21,7 +21,7 @@ def slugify(title: str) -> str:
 
 
 def valid_name(name: str) -> bool:
-    return bool(NAME_RE.match(name))
+    return bool(NAME_RE.fullmatch(name))
 
 
 def unique_name(container: Node, base: str, taken: set[str] | None = None) -> str:

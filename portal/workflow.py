@@ -112,6 +112,8 @@ def acl_for(node: Node) -> list[tuple[str, str, str] | tuple[str, str, tuple[str
 
 
 def transitions_from(node: Node) -> list[Transition]:
+    if node.parent_id is None:
+        return []  # the root is not in the workflow
     has_draft = node.draft is not None
     return [t for t in TRANSITIONS if t.source == node.state and (has_draft or not t.needs_draft)]
 

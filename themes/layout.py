@@ -14,8 +14,10 @@ from portal.models import Node, Portal, Unit
 from portal.registry import addable_types, type_info
 from portal.schemas import to_local
 from portal.uploads import human_size
-from portal.workflow import STATES, allowed_transitions
+from portal.workflow import STATES, TRANSITIONS, allowed_transitions
 
+REVISION_KINDS = {"edit": _("Edit"), "draft": _("Change waiting for review"), "approved": _("Approved change"),
+                  "restore": _("Restore")}
 KIND_ORDER = ("乡镇", "县直部门", "其他", "社区", "便民服务中心")
 
 
@@ -25,6 +27,8 @@ class Layout:
         self.context = context if isinstance(context, Node) else None
 
     def t(self, term: Any) -> str:
+        if isinstance(term, str) and not hasattr(term, "domain"):
+            term = _(term)
         return get_localizer(self.request).translate(term)
 
     @cached_property
@@ -79,7 +83,23 @@ class Layout:
         return human_size(size)
 
     def state_title(self, node: Node) -> str:
-        return self.t(STATES[node.state].title) if node.state in STATES else node.state
+        return self.state_name(node.state)
+
+    def state_name(self, state: str) -> str:
+        return self.t(STATES[state].title) if state in STATES else state
+
+    def transition_title(self, name: str, source: str) -> str:
+        t = next((t for t in TRANSITIONS if t.name == name and t.source == source), None)
+        return self.t(t.title) if t else name
+
+    def revision_kind(self, kind: str) -> str:
+        return self.t(REVISION_KINDS.get(kind, kind))
+
+    def field_title(self, node: Node, name: str) -> str:
+        """The label the edit form gives a field."""
+        info = type_info(self.request.registry, node.type)
+        schema = info.schema(self.request, node) if info else None
+        return self.t(schema[name].title) if schema is not None and name in schema else name
 
     def type_title(self, node: Node) -> str:
         info = type_info(self.request.registry, node.type)

@@ -26,6 +26,7 @@ from ..content import Conflict, ContentError
 from ..i18n import _
 from ..models import Node
 from ..registry import type_info
+from ..slugs import NAME_RE
 from . import item_view
 from .errors import APIError, content_error, field_error, json_response
 from .fields import deserialize, read_body
@@ -61,6 +62,11 @@ def get_item(context: Node, request: Any) -> Response:
     return item_response(request, context)
 
 
+@item_view(request_method="OPTIONS", permission="view")
+def item_options(context: Node, request: Any) -> Response:
+    return Response(status=204, headers={"Allow": "GET, HEAD, POST, PATCH, DELETE, OPTIONS"})
+
+
 @item_view(request_method="POST", permission="add")
 def add_item(context: Node, request: Any) -> Response:
     body = read_body(request)
@@ -75,6 +81,9 @@ def add_item(context: Node, request: Any) -> Response:
         raise HTTPForbidden()
     if name is not None and not isinstance(name, str):
         raise APIError(400, _("Some fields have the wrong type"), [field_error(request, "id", _("Must be text"))])
+    if name and not NAME_RE.fullmatch(name):  # (valid_name's `$` lets a final newline through)
+        message = _("Use lower-case letters, digits and - (at most 80 characters).")
+        raise APIError(400, message, [field_error(request, "id", message)])
     if name and name in context.keys():
         message = _("Another item here already uses this name.")
         raise APIError(400, message, [field_error(request, "id", message)])

@@ -17,14 +17,17 @@ from typing import Any
 
 import colander
 import transaction
-from pyramid.httpexceptions import HTTPException, HTTPForbidden, HTTPMovedPermanently, HTTPNotFound
+from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken
+from pyramid.httpexceptions import HTTPException, HTTPForbidden, HTTPMovedPermanently, HTTPNotFound, status_map
 from pyramid.response import Response
 from pyramid.view import exception_view_config
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..content import ContentError
+from ..content import CHANGED_MEANWHILE, ContentError
 from ..i18n import _
 from ..views.errors import find_redirect
+from . import config_hook
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +37,6 @@ TYPES = {
     429: "TooManyRequests", 500: "InternalServerError",
 }
 
-# ContentError messages of portal.content, as people should read them.
-CONTENT_MESSAGES = {
-    "not addable here": _("This kind of item cannot be added here"),
-    "invalid name": _("Use lower-case letters, digits and - (at most 80 characters)."),
-    "name taken": _("Another item here already uses this name."),
-    "changed by someone else": _("Someone else changed this item since you loaded it. Load it again and "
-                                 "redo your change."),
-    "transition not available": _("This action is not available in the item's current state."),
-    "comment required": _("Please give a reason in the comment: the editor will see it."),
-    "the root cannot be deleted": _("The portal root cannot be deleted"),
-    "the root cannot be renamed": _("The portal root cannot be renamed"),
-}
 # API names of the fields portal.content reports on.
 CONTENT_FIELDS = {"name": "id"}
 
@@ -102,7 +93,7 @@ def invalid(request: Any, exc: colander.Invalid) -> APIError:
 
 
 def content_error(request: Any, exc: ContentError, status: int = 400) -> APIError:
-    message = CONTENT_MESSAGES.get(str(exc.message), exc.message)
+    message = exc.message
     errors = [field_error(request, CONTENT_FIELDS.get(exc.field, exc.field), message)] if exc.field else []
     return APIError(status, message, errors)
 
@@ -136,18 +127,34 @@ def notfound_view(exc: HTTPNotFound, request: Any) -> Response:
     return error_response(request, 404, _("Not found"))
 
 
-@exception_view_config(HTTPException, api_request=True)
 def http_error_view(exc: HTTPException, request: Any) -> Response:
     if exc.code < 400:
         return exc
-    message = exc.detail or exc.explanation or exc.title
+    if isinstance(exc, (BadCSRFToken, BadCSRFOrigin)):
+        message = _("A request with the session cookie must carry the CSRF token; send JSON or a Bearer token")
+    else:
+        message = exc.detail or exc.explanation or exc.title
     return error_response(request, exc.code, message)
+
+
+@config_hook
+def json_for_every_status(config: Any) -> None:
+    """On each HTTP error class: a page's view for one of them (e.g. 400) must not answer the API."""
+    classes = {HTTPException, *(cls for code, cls in status_map.items() if code >= 400)}
+    for cls in classes - {HTTPForbidden, HTTPNotFound}:
+        config.add_exception_view(http_error_view, context=cls, api_request=True)
 
 
 @exception_view_config(StaleDataError, api_request=True)
 def stale_view(exc: StaleDataError, request: Any) -> Response:
     """Two saves of one item raced and the other won (the version column caught it)."""
-    return error_response(request, 409, CONTENT_MESSAGES["changed by someone else"])
+    return error_response(request, 409, CHANGED_MEANWHILE)
+
+
+@exception_view_config(IntegrityError, api_request=True)
+def integrity_view(exc: IntegrityError, request: Any) -> Response:
+    """A unique value (a unit's organisation code, a 索引号) taken by another item meanwhile."""
+    return error_response(request, 409, _("Another item already uses one of these values"))
 
 
 @exception_view_config(Exception, api_request=True)

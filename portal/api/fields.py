@@ -98,7 +98,10 @@ class TypeChecker:
             return self.fail(path, message)
         if any(not isinstance(value.get(k, ""), str) for k in UPLOAD_KEYS):
             return self.fail(path, message)
-        return {k: value[k] for k in UPLOAD_KEYS if k in value}
+        clean = {k: value[k] for k in UPLOAD_KEYS if k in value}
+        if "content-type" in clean:  # a bare media type: 'image/svg+xml; charset=utf-8' is still SVG
+            clean["content-type"] = clean["content-type"].split(";")[0].strip().lower()
+        return clean
 
 
 def same_url(a: Any, b: str) -> bool:

@@ -18,6 +18,10 @@ from ..security import prefetch_local_roles
 from ..workflow import STATES, allowed_transitions
 
 
+BATCH_SIZE = 25
+MAX_BATCH_SIZE = 1000
+
+
 def iso(value: Any) -> Any:
     """Naive datetimes are UTC (as stored); other values pass through."""
     if isinstance(value, dt.datetime):
@@ -151,7 +155,33 @@ def item(request: Any, node: Node) -> dict[str, Any]:
     data["allowed_transitions"] = transitions(request, node)
     if node.folderish:
         children = visible_children(request, node)
-        data["items"] = [summary(request, c) for c in children]
+        shown, batching = batch(request, node, children)
+        data["items"] = [summary(request, c) for c in shown]
         data["items_total"] = len(children)
+        if batching:
+            data["batching"] = batching
         data["addable_types"] = [info.name for info in addable_types(request, node)]
     return data
+
+
+def batch(request: Any, node: Node, children: list[Node]) -> tuple[list[Node], dict[str, str] | None]:
+    """plone.restapi's batching: `?b_start=&b_size=` (25 by default), with links when there is more."""
+    try:
+        start = max(0, int(request.params.get("b_start", 0)))
+        size = min(max(1, int(request.params.get("b_size", BATCH_SIZE))), MAX_BATCH_SIZE)
+    except ValueError:
+        start, size = 0, BATCH_SIZE
+    total = len(children)
+    if start == 0 and total <= size:
+        return children, None
+
+    def link(at: int) -> str:
+        return request.resource_url(node, query={"b_start": at, "b_size": size})
+
+    last = max(0, (total - 1) // size * size)
+    batching = {"@id": link(start), "first": link(0), "last": link(last)}
+    if start + size < total:
+        batching["next"] = link(start + size)
+    if start > 0:
+        batching["prev"] = link(max(0, start - size))
+    return children[start:start + size], batching

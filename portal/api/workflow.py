@@ -14,7 +14,7 @@ from pyramid.view import view_config
 from sqlalchemy import select
 
 from .. import content
-from ..content import ContentError
+from ..content import NOT_AVAILABLE, ContentError
 from ..i18n import _
 from ..models import Node, User
 from ..workflow import STATES, TRANSITIONS
@@ -54,6 +54,8 @@ def run_transition(context: Node, request: Any) -> Response:
     if len(request.subpath) != 1:
         raise HTTPNotFound()
     name = request.subpath[0]
+    if context.parent is None:  # the root is not in the workflow (portal.workflow)
+        raise content_error(request, ContentError(NOT_AVAILABLE, field="transition"))
     body = read_body(request, required=False)
     comment = body.get("comment", "")
     if comment is None:

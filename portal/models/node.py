@@ -40,7 +40,7 @@ class Node(Base):
     inherit_roles: Mapped[bool] = mapped_column(Boolean, default=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     # A change of a published item that waits for review; the public keeps seeing the columns.
-    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     draft_by: Mapped[str | None] = mapped_column(String(100))
     draft_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 

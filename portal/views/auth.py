@@ -16,8 +16,12 @@ from . import flash, template
 
 def safe_came_from(request: Any, url: str | None) -> str:
     """Only ever send people back to this site."""
-    if url and urlparse(url).netloc in ("", request.host) and not url.startswith("//"):
-        return url
+    if url:
+        parts = urlparse(url)
+        local_path = not parts.scheme and not parts.netloc and url.startswith("/") and not url.startswith("//")
+        same_site = parts.scheme == request.scheme and parts.netloc == request.host
+        if local_path or same_site:
+            return url
     return request.application_url + "/"
 
 

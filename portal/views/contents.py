@@ -80,8 +80,7 @@ def rename(context: Node, request: Any) -> Any:
             content.rename(request, context, new_name)
         except ContentError as e:
             request.tm.doom()
-            error = {"invalid name": _("Use lower-case letters, digits and - (at most 80 characters)."),
-                     "name taken": _("Another item here already uses this name.")}.get(str(e.message), e.message)
+            error = e.message
         else:
             flash(request, _("Renamed. The old address now redirects here."))
             return HTTPFound(request.resource_url(context))

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from pyramid.httpexceptions import HTTPFound, HTTPMovedPermanently
-from pyramid.view import forbidden_view_config, notfound_view_config
+from pyramid.httpexceptions import HTTPBadRequest, HTTPFound, HTTPMovedPermanently
+from pyramid.view import forbidden_view_config, notfound_view_config, view_config
 from sqlalchemy import select
 
+from ..i18n import _
 from ..models import Node, Redirect
 from . import template
 
@@ -44,3 +45,10 @@ def forbidden(request: Any) -> Any:
         return HTTPFound(request.application_url + "/@@login?" + urlencode({"came_from": request.url}))
     request.response.status = 403
     return {}
+
+
+@view_config(context=HTTPBadRequest, renderer=template("error.pt"))
+def bad_request(exc: HTTPBadRequest, request: Any) -> dict[str, Any]:
+    """A refused request shown as a page of the site, with the reason in Chinese."""
+    request.response.status = 400
+    return {"message": exc.detail or _("The request could not be understood.")}

@@ -36,6 +36,7 @@ def blob_ref(context: Node, subpath: tuple[str, ...]) -> tuple[dict[str, Any], t
 
 
 def file_response(request: Any, path: Any, content_type: str, filename: str, inline: bool) -> Any:
+    content_type = content_type.split(";")[0].strip().lower() or "application/octet-stream"
     inline = inline and content_type not in ACTIVE_TYPES
     response = FileResponse(str(path), request=request, content_type=content_type, cache_max_age=3600)
     response.headers["Content-Disposition"] = content_disposition(filename, inline=inline)

@@ -18,11 +18,6 @@ from . import flash, template
 
 CONTAINER_TYPES = ("Portal", "Unit")
 
-MESSAGES = {
-    "comment required": _("Please give a reason in the comment: the editor will see it."),
-    "transition not available": _("This action is not available in the item's current state."),
-}
-
 
 @view_config(context=Node, name="transition", request_method="POST", permission="view")
 def transition_view(context: Node, request: Any) -> Any:
@@ -33,7 +28,7 @@ def transition_view(context: Node, request: Any) -> Any:
         raise HTTPForbidden() from None
     except ContentError as e:
         request.tm.doom()
-        flash(request, MESSAGES.get(str(e.message), e.message))
+        flash(request, e.message)
         return HTTPFound(request.resource_url(context))
     flash(request, _("Done: ${state}.", mapping={"state": request.localizer.translate(
         {"private": _("Private"), "pending": _("Pending review"), "published": _("Published")}[context.state])}))
@@ -53,7 +48,7 @@ def waiting_items(request: Any) -> list[SimpleNamespace]:
     for node, at in rows:
         if not request.has_permission("review", node):
             continue
-        since = node.draft_at if node.state == "published" else (at or node.modified)
+        since = (node.draft_at if node.state == "published" else at) or node.modified
         items.append(SimpleNamespace(node=node, since=since, waited=now - since, change=node.state == "published"))
     items.sort(key=lambda i: i.since)
     return items

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from portal.models import LocalRole, LoginFailure
 from portal.schemas import LOCAL_TZ
-from tests.conftest import PASSWORD, api_token, unit
+from tests.conftest import PASSWORD, api_token, login, unit
 
 JSON = {"Accept": "application/json"}
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -179,6 +179,22 @@ def test_folder_lists_only_the_children_one_may_view(testapp: webtest.TestApp, e
     assert "Page" in staff_view["addable_types"]
 
 
+def test_large_folders_come_in_batches(testapp: webtest.TestApp, editor: dict[str, str], town: Any) -> None:
+    folder = add(testapp, editor, town.path, "Folder", title="动态", column_kind="动态")
+    for n in range(3):
+        add(testapp, editor, path_of(folder["@id"]), "Page", id=f"p{n}", title=f"第{n}篇")
+    first = testapp.get(path_of(folder["@id"]) + "?b_size=2", headers=editor).json
+    assert [i["id"] for i in first["items"]] == ["p0", "p1"] and first["items_total"] == 3
+    rest = testapp.get(path_of(first["batching"]["next"]), headers=editor).json
+    assert [i["id"] for i in rest["items"]] == ["p2"] and "next" not in rest["batching"]
+    assert "batching" not in testapp.get(path_of(folder["@id"]), headers=editor).json
+
+
+def test_head_answers_like_get(testapp: webtest.TestApp, editor: dict[str, str], page: dict[str, Any]) -> None:
+    res = testapp.head(path_of(page["@id"]), headers=editor)
+    assert res.headers["ETag"] == f'"{page["uid"]}-1"' and not res.body
+
+
 def test_anonymous_cannot_read_a_private_item(testapp: webtest.TestApp, page: dict[str, Any]) -> None:
     res = testapp.get(path_of(page["@id"]), headers=JSON, status=401)
     assert res.json["error"]["type"] == "Unauthorized"
@@ -252,12 +268,29 @@ def test_create_file_named_after_its_upload(testapp: webtest.TestApp, editor: di
     assert testapp.get(path_of(item["file"]["download"]), headers=editor).body == b"hello"
 
 
+def test_an_uploaded_svg_is_never_served_inline(testapp: webtest.TestApp, editor: dict[str, str],
+                                                town: Any) -> None:
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    item = add(testapp, editor, town.path, "File", file=upload(svg, "evil", "Image/SVG+xml; charset=utf-8"))
+    assert item["file"]["content-type"] == "image/svg+xml"
+    res = testapp.get(path_of(item["file"]["download"]), headers=editor)
+    assert res.headers["Content-Disposition"].startswith("attachment")
+
+
 def test_requested_name_must_be_free_and_valid(testapp: webtest.TestApp, editor: dict[str, str],
                                                page: dict[str, Any], town: Any) -> None:
     taken = testapp.post_json(town.path, {"@type": "Page", "id": page["id"], "title": "x"}, headers=editor, status=400)
     assert "id" in errors_of(taken)
-    bad = testapp.post_json(town.path, {"@type": "Page", "id": "Not Valid!", "title": "x"}, headers=editor, status=400)
-    assert "id" in errors_of(bad)
+    for name in ("Not Valid!", "news\n", "-news"):
+        bad = testapp.post_json(town.path, {"@type": "Page", "id": name, "title": "x"}, headers=editor, status=400)
+        assert "id" in errors_of(bad)
+
+
+def test_a_disclosure_needs_a_unit(testapp: webtest.TestApp, manager: dict[str, str]) -> None:
+    """The 索引号 is the unit's code: a disclosure at the portal root is refused, not half-made."""
+    res = testapp.post_json("/", {"@type": "Disclosure", "title": "x", "subject": "综合政务", "genre": "通知"},
+                            headers=manager, status=400)
+    assert res.json["error"]["type"] == "BadRequest"
 
 
 @pytest.mark.parametrize("body", [{"title": "没有类型"}, {"@type": "Nope", "title": "x"},
@@ -362,6 +395,11 @@ def test_unavailable_transitions(testapp: webtest.TestApp, editor: dict[str, str
     assert [t["@id"] for t in listed["transitions"]] == [page["@id"] + "@workflow/submit"]
 
 
+def test_the_root_is_not_in_the_workflow(testapp: webtest.TestApp, manager: dict[str, str]) -> None:
+    testapp.post_json("/@workflow/retract", {}, headers=manager, status=400)
+    assert testapp.get("/", headers=JSON).json["review_state"] == "published"
+
+
 def test_published_item_edited_by_its_editor_waits_for_review(testapp: webtest.TestApp, editor: dict[str, str],
                                                              reviewer: dict[str, str],
                                                              published: dict[str, Any]) -> None:
@@ -404,6 +442,14 @@ def test_anonymous_changes_are_401(testapp: webtest.TestApp, published: dict[str
     testapp.patch_json(path, {"title": "匿名"}, headers=JSON, status=401)
     testapp.delete(path, headers=JSON, status=401)
     testapp.post_json(path + "@workflow/retract", {}, status=401)
+
+
+def test_a_browser_session_needs_json_or_the_csrf_token(testapp: webtest.TestApp, page: dict[str, Any]) -> None:
+    """The session cookie rides along with forged cross-site forms; a JSON body cannot be forged."""
+    login(testapp, "editor")
+    res = testapp.delete(path_of(page["@id"]), headers=JSON, status=400)
+    assert res.json["error"]["type"] == "BadRequest"
+    testapp.patch_json(path_of(page["@id"]), {"title": "会话里改的"}, headers=JSON, status=200)
 
 
 # --- bad input is a 400 with field errors, never a 500 ------------------------------------------

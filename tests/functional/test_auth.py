@@ -234,7 +234,7 @@ def test_came_from_to_another_host_is_ignored(testapp, users, target):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "BUG: portal/views/auth.py safe_came_from() accepts 'https:evil.example.org' (scheme without //: "
+    "BUG: portal/views/auth.py:19 safe_came_from() accepts 'https:evil.example.org' (scheme without //: "
     "urlparse gives netloc '') and login redirects to it; a browser on an http:// page resolves a "
     "Location with another scheme as https://evil.example.org/ — an open redirect. It should also "
     "require the scheme to be empty or the request's (or only accept paths starting with a single '/')."))

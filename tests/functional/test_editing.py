@@ -18,7 +18,7 @@ from content_types.disclosure import Disclosure, DisclosureSerial
 from portal import security
 from portal.models import LocalRole, Node, Redirect, Revision
 from portal.slugs import slugify
-from tests.conftest import csrf_token, login, unit
+from tests.conftest import login, unit
 
 LOCAL_TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
 TOWN = "黄梅镇"
@@ -258,7 +258,7 @@ def test_expiry_before_effective_date_is_an_error(testapp, dbsession, users):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "BUG: content_types/disclosure.py:116-118 the attachment item of the `attachments` sequence is "
+    "BUG: content_types/disclosure.py:116-118 (schema) the attachment item of the `attachments` sequence is "
     "SchemaNode(Upload(request)) without a widget, so deform renders it with the default "
     "TextInputWidget (<input type=\"text\" name=\"attachment\">): the add/edit form offers no file "
     "input for attachments and a typed value fails with 'Not a file upload'. It needs "
@@ -525,6 +525,27 @@ def test_renaming_back_makes_the_old_url_live_again(testapp, dbsession, folder_w
     assert testapp.get(f"{old}beta/").status_int == 200
     res = testapp.get(f"{folder.parent.path}other-name/beta/", status=301)
     assert res.location == f"http://example.com{old}beta/"
+
+
+@pytest.mark.xfail(strict=True, raises=Exception, reason=(
+    "BUG: portal/content.py:171 (rename) always inserts Redirect(old_path=<old path>), but a path can "
+    "already have a redirect row: rename /alpha/ to /beta/ (redirect /alpha/ -> item 1), add a new item "
+    "that gets the free name alpha (create() leaves the stale redirect), rename that one too -> "
+    "IntegrityError 'UNIQUE constraint failed: redirects.old_path' (a 500). rename() (or create()) should "
+    "drop or repoint an existing redirect for the path first."))
+def test_renaming_an_item_that_reused_a_redirected_name(testapp, dbsession, users):
+    token = login(testapp, "editor")
+    path = town_path(dbsession)
+    first = add_item(testapp, dbsession, path, "Page", {"title": "Alpha"})
+    testapp.post(f"{first.path}@@rename", {"csrf_token": token, "name": "beta"}, status=302)
+    second = add_item(testapp, dbsession, path, "Page", {"title": "Alpha"})
+    assert second.path == f"{path}alpha/"
+    assert testapp.get(second.path).status_int == 200  # the new item, not the redirect
+    testapp.post(f"{second.path}@@rename", {"csrf_token": token, "name": "gamma"}, status=302)
+    assert testapp.get(f"{path}gamma/").status_int == 200
+    assert testapp.get(f"{path}beta/").status_int == 200
+    res = testapp.get(f"{path}alpha/", status=301)
+    assert res.location == f"http://example.com{path}gamma/"
 
 
 @pytest.mark.parametrize("name", ["Bad Name", "ABC", "-start", "a_b", "", "x" * 81, "名字"])

@@ -8,7 +8,7 @@ import lxml.html
 import pytest
 from sqlalchemy import select
 
-from portal.models import WorkflowEvent
+from portal.models import Node, WorkflowEvent
 from portal.models.node import utcnow
 from tests.conftest import csrf_token, login, unit
 from tests.functional.test_editing import add_item, edit, fast_password_hashing  # noqa: F401 (autouse fixture)
@@ -318,24 +318,17 @@ def test_reviewer_edit_of_published_item_applies_at_once(testapp, dbsession, pub
     assert published_page.draft is None
 
 
-DRAFT_NULL_BUG = (
-    "BUG: portal/models/node.py:43 Node.draft is a plain JSON column, so content.transition() setting "
-    "node.draft = None (portal/content.py, publish/reject of a change) stores the JSON value 'null', not "
-    "SQL NULL; portal/views/workflow.py:49 selects `Node.draft.isnot(None)`, which is true for it, and "
-    "line 57 then computes `now - node.draft_at` with draft_at None: TypeError, the review queue answers "
-    "500 for every reviewer once any change has been approved or rejected. Should be "
-    "JSON(none_as_null=True) (and/or filter on draft_at)."
-)
-
-
-@pytest.mark.xfail(strict=True, reason=DRAFT_NULL_BUG)
 @pytest.mark.parametrize("outcome", ["publish", "reject"])
 def test_review_queue_still_works_after_a_change_is_decided(testapp, dbsession, published_page, outcome):
+    """Regression: a decided change must leave SQL NULL in `draft` (not JSON null), or the queue lists
+    the item with no draft_at and fails."""
     login(testapp, "editor")
     edit(testapp, published_page.path, {"title": "新标题"})
     token = login(testapp, "reviewer")
     transition(testapp, token, published_page, outcome, comment="决定")
     assert published_page.draft is None
+    dbsession.flush()
+    assert dbsession.scalar(select(Node.id).where(Node.id == published_page.id, Node.draft.is_(None)))
     res = testapp.get("/@@review-queue", status="*")
     assert res.status_int == 200
     assert queue_rows(res) == []

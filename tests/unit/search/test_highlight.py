@@ -1,0 +1,44 @@
+"""Snippets: escaped HTML with <mark> exactly around what matched."""
+
+from __future__ import annotations
+
+from search.highlight import highlight_whole, snippet
+from search.query import parse
+
+
+def segs(q: str):
+    return parse(q).segments
+
+
+def test_marks_exact_phrase_not_scattered_bigrams():
+    out = highlight_whole("推进电子政务专网建设，电子和政务分开不算", segs("电子政务专网"))
+    assert out == "推进<mark>电子政务专网</mark>建设，电子和政务分开不算"
+
+
+def test_html_is_escaped():
+    out = highlight_whole('<script>alert("电子政务")</script>', segs("电子政务"))
+    assert "<script>" not in out and "&lt;script&gt;" in out
+    assert "<mark>电子政务</mark>" in out
+
+
+def test_fullwidth_text_is_marked_in_its_original_form():
+    out = highlight_whole("印发２０１１年通知", segs("2011年"))
+    assert out == "印发<mark>２０１１年</mark>通知"
+
+
+def test_snippet_windows_and_ellipses():
+    text = "甲" * 200 + "协同办公" + "乙" * 200 + "协同办公" + "丙" * 200
+    out = snippet(text, segs("协同办公"))
+    assert out.count("<mark>协同办公</mark>") == 2
+    assert out.startswith("…") and out.endswith("…")
+    assert len(out) < 300
+
+
+def test_snippet_without_match_is_the_start():
+    assert snippet("第一句。第二句", segs("不存在")) == "第一句。第二句"
+    assert snippet("", segs("x")) == ""
+
+
+def test_single_character_and_spaces_in_text():
+    assert highlight_whole("电子 政务", segs("子政")) == "电<mark>子 政</mark>务"
+    assert highlight_whole("行政", segs("政")) == "行<mark>政</mark>"
