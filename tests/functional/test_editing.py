@@ -10,12 +10,10 @@ import zoneinfo
 import lxml.html
 import pytest
 import webtest
-from argon2 import PasswordHasher
 from PIL import Image as PILImage
 from sqlalchemy import func, select
 
 from content_types.disclosure import Disclosure, DisclosureSerial
-from portal import security
 from portal.models import LocalRole, Node, Redirect, Revision
 from portal.slugs import slugify
 from tests.conftest import login, unit
@@ -25,11 +23,6 @@ TOWN = "黄梅镇"
 
 
 # -- helpers (also used by the other functional test modules) ---------------------------------------
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(monkeypatch):
-    """Cheap argon2 parameters for the accounts of these tests (verification works the same way)."""
-    monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def node_at(dbsession, path: str) -> Node | None:
@@ -257,12 +250,6 @@ def test_expiry_before_effective_date_is_an_error(testapp, dbsession, users):
     assert node_count(dbsession) == before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: content_types/disclosure.py:116-118 (schema) the attachment item of the `attachments` sequence is "
-    "SchemaNode(Upload(request)) without a widget, so deform renders it with the default "
-    "TextInputWidget (<input type=\"text\" name=\"attachment\">): the add/edit form offers no file "
-    "input for attachments and a typed value fails with 'Not a file upload'. It needs "
-    "widget=deform.widget.FileUploadWidget(MemoryTmpStore()) like portal.uploads.upload_node."))
 def test_disclosure_form_offers_a_file_input_for_attachments(testapp, dbsession, users):
     login(testapp, "editor")
     res = testapp.get(f"{town_path(dbsession)}@@add?type=Disclosure")
@@ -527,12 +514,6 @@ def test_renaming_back_makes_the_old_url_live_again(testapp, dbsession, folder_w
     assert res.location == f"http://example.com{old}beta/"
 
 
-@pytest.mark.xfail(strict=True, raises=Exception, reason=(
-    "BUG: portal/content.py:171 (rename) always inserts Redirect(old_path=<old path>), but a path can "
-    "already have a redirect row: rename /alpha/ to /beta/ (redirect /alpha/ -> item 1), add a new item "
-    "that gets the free name alpha (create() leaves the stale redirect), rename that one too -> "
-    "IntegrityError 'UNIQUE constraint failed: redirects.old_path' (a 500). rename() (or create()) should "
-    "drop or repoint an existing redirect for the path first."))
 def test_renaming_an_item_that_reused_a_redirected_name(testapp, dbsession, users):
     token = login(testapp, "editor")
     path = town_path(dbsession)

@@ -15,7 +15,7 @@ from PIL import Image as PILImage
 
 from portal.blobs import BlobStore
 from tests.conftest import api_token, login, unit
-from tests.functional.test_editing import (add, add_item, fast_password_hashing,  # noqa: F401 (autouse fixture)
+from tests.functional.test_editing import (add, add_item,  # noqa: F401
                                            field_has_error, node_count)
 
 TOWN = "黄梅镇"
@@ -117,12 +117,6 @@ def test_active_content_from_the_api_is_served_as_an_attachment(testapp, dbsessi
     assert res.headers["Content-Disposition"].startswith("attachment;")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (defence in depth): portal/views/files.py:39 file_response() checks `content_type not in "
-    "ACTIVE_TYPES` on the stored type as it is, so a stored 'image/svg+xml; charset=utf-8' (or "
-    "'IMAGE/SVG+XML') is served inline as SVG and its <script> runs on the portal's origin. The API "
-    "now normalises the type it receives (portal/api/fields.py:102), but rows stored before that or by "
-    "other code paths are still served inline. Compare the bare, lower-cased media type."))
 @pytest.mark.parametrize("content_type", ["image/svg+xml; charset=utf-8", "image/svg+xml;charset=UTF-8"])
 def test_stored_active_type_with_parameters_is_served_as_an_attachment(testapp, dbsession, users, tm, blobs_dir,
                                                                        content_type):

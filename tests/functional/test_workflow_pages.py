@@ -11,7 +11,7 @@ from sqlalchemy import select
 from portal.models import Node, WorkflowEvent
 from portal.models.node import utcnow
 from tests.conftest import csrf_token, login, unit
-from tests.functional.test_editing import add_item, edit, fast_password_hashing  # noqa: F401 (autouse fixture)
+from tests.functional.test_editing import add_item, edit
 
 TOWN = "黄梅镇"
 

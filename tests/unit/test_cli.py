@@ -6,7 +6,6 @@ import io
 import sys
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
@@ -40,11 +39,6 @@ def cli_env(tmp_path_factory) -> dict:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(["-c", str(ini), "init"])
     return {"ini": str(ini), "db": db, "code": code, "out": out.getvalue(), "err": err.getvalue()}
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(monkeypatch):
-    monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture

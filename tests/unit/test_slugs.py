@@ -58,11 +58,6 @@ def test_invalid_names(name):
     assert not valid_name(name)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: portal/slugs.py:10 NAME_RE ends with `$` and valid_name() uses NAME_RE.match, and `$` also "
-    "matches before a final newline: valid_name('news\\n') is True, so content.create(name='news\\n') "
-    "(the API's `id`, portal/api/content.py:83, is not stripped) makes the path '/…/news\\n/'. "
-    "Use `\\Z` or NAME_RE.fullmatch."))
 def test_a_trailing_newline_is_not_a_valid_name():
     assert not valid_name("news\n")
 
