@@ -10,6 +10,7 @@ import content_types.folder  # noqa: F401
 import content_types.image  # noqa: F401
 import content_types.news  # noqa: F401
 import content_types.page  # noqa: F401
+import search.outbox  # noqa: F401
 from portal.models.meta import Base
 
 config = context.config

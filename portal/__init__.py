@@ -11,7 +11,7 @@ def main(global_config: dict[str, Any] | None, **settings: Any) -> Any:
     settings.setdefault("pyramid.default_locale_name", "zh_CN")
     with Configurator(settings=settings) as config:
         config.include("portal")
-        for package in settings.get("portal.includes", "content_types").split():
+        for package in settings.get("portal.includes", "content_types search.integration").split():
             config.include(package)
     return config.make_wsgi_app()
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from importlib.metadata import entry_points
 import getpass
 import sys
 from typing import Any
@@ -177,6 +178,9 @@ def parser() -> argparse.ArgumentParser:
     user.add_parser("list", help="list accounts, groups and local roles").set_defaults(func=cmd_user_list)
     unit = sub.add_parser("unit", help="units").add_subparsers(dest="unit_command", required=True)
     unit.add_parser("list", help="list units with their paths").set_defaults(func=cmd_unit_list)
+    # Packages above the core add their own commands (e.g. search: reindex, indexer).
+    for entry in entry_points(group="portal.commands"):
+        entry.load()(sub)
     return p
 
 

@@ -1,0 +1,80 @@
+"""The one writer: applies the outbox to the index, and rebuilds the index from the database.
+
+`apply_outbox` works inside a caller's session, so it runs the same in a request's after-commit
+hook (development), in `portal indexer` (production: its own process) and in tests. Applying a
+row twice is harmless (index replaces by id), so two drains racing never corrupt anything; the
+backend's write lock keeps one writer at a time.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Iterator
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from portal.models import Node
+
+from .backend import SearchBackend
+from .documents import document, indexable
+from .outbox import UNINDEX, SearchOutbox
+
+log = logging.getLogger(__name__)
+BATCH = 500
+
+
+def apply_outbox(dbsession: Session, backend: SearchBackend, batch: int = BATCH) -> int:
+    """Apply the oldest `batch` outbox rows and delete them; returns how many rows were applied."""
+    rows = dbsession.execute(select(SearchOutbox.id, SearchOutbox.node_id, SearchOutbox.op)
+                             .order_by(SearchOutbox.id).limit(batch)).all()
+    if not rows:
+        return 0
+    last_op: dict[int, str] = {}
+    for _id, node_id, op in rows:
+        last_op[node_id] = op
+    wanted = [n for n, op in last_op.items() if op != UNINDEX]
+    nodes = {n.id: n for n in dbsession.scalars(select(Node).where(Node.id.in_(wanted)))} if wanted else {}
+    docs = [document(dbsession, nodes[n]) for n in wanted if n in nodes and indexable(nodes[n])]
+    gone = [str(n) for n in last_op if n not in nodes or not indexable(nodes[n])]
+    if gone:
+        backend.unindex(gone)
+    if docs:
+        backend.index(docs)
+    dbsession.execute(delete(SearchOutbox).where(SearchOutbox.id <= rows[-1][0]))
+    dbsession.flush()
+    return len(rows)
+
+
+def drain(session_factory: Callable[[], Session], backend: SearchBackend) -> int:
+    """Apply the whole outbox, committing after each batch (so a crash loses nothing)."""
+    total = 0
+    while True:
+        with session_factory() as session, session.begin():
+            done = apply_outbox(session, backend)
+        if not done:
+            return total
+        total += done
+
+
+def pending(dbsession: Session) -> int:
+    return dbsession.scalar(select(func.count(SearchOutbox.id))) or 0
+
+
+def all_documents(dbsession: Session) -> Iterator[dict[str, Any]]:
+    query = select(Node).where(Node.type.notin_(("Portal", "Unit", "Folder"))).order_by(Node.id)
+    for node in dbsession.scalars(query.execution_options(yield_per=500)):
+        if indexable(node):
+            yield document(dbsession, node)
+
+
+def count_documents(dbsession: Session) -> int:
+    return dbsession.scalar(select(func.count(Node.id)).where(Node.type.notin_(("Portal", "Unit", "Folder"))))
+
+
+def rebuild(dbsession: Session, backend: SearchBackend, progress: Callable[[int], Any] | None = None) -> int:
+    """Rebuild beside the live index and swap; outbox rows older than the build are done with."""
+    last = dbsession.scalar(select(func.max(SearchOutbox.id)))
+    count = backend.rebuild(all_documents(dbsession), progress=progress)
+    if last is not None:
+        dbsession.execute(delete(SearchOutbox).where(SearchOutbox.id <= last))
+    return count

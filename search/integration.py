@@ -1,0 +1,79 @@
+"""How search joins the portal: the backend in the registry, outbox rows from content events,
+and draining the outbox (after each commit in development and tests, by `portal indexer` in
+production, and once at start-up so nothing is lost by a crash)."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pyramid.events import ApplicationCreated
+from pyramid.settings import asbool
+
+from portal import events
+
+from .indexer import drain
+from .outbox import INDEX, UNINDEX, enqueue, subtree_ids
+from .whoosh_backend import IndexBusy, WhooshBackend
+
+log = logging.getLogger(__name__)
+
+
+def on_changed(event: events.ContentEvent) -> None:
+    enqueue(event.request.dbsession, [event.node.id], INDEX)
+    schedule_drain(event.request)
+
+
+def on_subtree_changed(event: events.ContentEvent) -> None:
+    """State, sharing and moves change who may see (or where is) everything below."""
+    enqueue(event.request.dbsession, subtree_ids(event.request.dbsession, event.node), INDEX)
+    schedule_drain(event.request)
+
+
+def on_removed(event: events.ContentEvent) -> None:
+    enqueue(event.request.dbsession, subtree_ids(event.request.dbsession, event.node), UNINDEX)
+    schedule_drain(event.request)
+
+
+def schedule_drain(request: Any) -> None:
+    """In development, apply the outbox right after this request's transaction commits."""
+    registry = request.registry
+    if not registry["search_drain_after_commit"] or getattr(request, "_search_drain_scheduled", False):
+        return
+    request._search_drain_scheduled = True
+
+    def after_commit(committed: bool) -> None:
+        if committed:
+            drain_quietly(registry)
+
+    request.tm.get().addAfterCommitHook(after_commit)
+
+
+def drain_quietly(registry: Any) -> None:
+    """Never fail a request for the index: what is not applied now stays in the outbox."""
+    try:
+        drain(registry["dbsession_factory"], registry["search_backend"])
+    except IndexBusy:
+        log.info("search index busy; the outbox will be applied by the next drain")
+    except Exception:  # noqa: BLE001 - the content change is committed; the outbox keeps the work
+        log.exception("applying the search outbox failed; it stays queued (run `portal indexer`)")
+
+
+def on_start(event: ApplicationCreated) -> None:
+    drain_quietly(event.app.registry)
+
+
+def includeme(config: Any) -> None:
+    settings = config.get_settings()
+    index_dir = settings.get("search.index_dir", "var/index")
+    config.registry["search_backend"] = WhooshBackend(index_dir)
+    config.registry["search_drain_after_commit"] = asbool(settings.get("search.drain_after_commit", True))
+    config.add_request_method(lambda request: request.registry["search_backend"], "search_backend", reify=True)
+    config.add_subscriber(on_changed, events.ObjectAdded)
+    config.add_subscriber(on_changed, events.ObjectModified)
+    config.add_subscriber(on_subtree_changed, events.WorkflowTransitioned)
+    config.add_subscriber(on_subtree_changed, events.LocalRolesChanged)
+    config.add_subscriber(on_subtree_changed, events.ObjectMoved)
+    config.add_subscriber(on_removed, events.ObjectRemoved)
+    if asbool(settings.get("search.drain_on_start", True)):
+        config.add_subscriber(on_start, ApplicationCreated)
+    config.scan("search.views")

@@ -1,0 +1,120 @@
+"""The search page (portal-wide, or within one unit) and the `@search` JSON endpoint.
+
+Both ask the backend with the principals of the current user, so the index itself filters by
+permission (Plone's allowedRolesAndUsers idea): counts, facets and pages never include an item
+the user may not view.
+"""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from pyramid.interfaces import ISecurityPolicy
+from pyramid.view import view_config
+
+from portal.i18n import _
+from portal.models import Node, Portal, Unit
+
+from .backend import FACET_FIELDS, SearchQuery, SearchResults
+
+PAGE_SIZE = 10
+MAX_PAGE_SIZE = 100
+TYPE_TITLES = {"Disclosure": _("Disclosure document"), "News": _("News"), "Page": _("Page"), "File": _("File"),
+               "Image": _("Image")}
+FACET_TITLES = {"unit": _("Unit"), "type": _("Type"), "subject": _("Subject class"), "year": _("Year")}
+
+
+def principals(request: Any) -> list[str]:
+    return request.registry.getUtility(ISecurityPolicy).base_principals(request)
+
+
+def int_param(request: Any, name: str, default: int, low: int, high: int) -> int:
+    try:
+        return max(low, min(high, int(request.params.get(name, default))))
+    except (TypeError, ValueError):
+        return default
+
+
+def search(request: Any, context: Node, text: str, filters: dict[str, list[str]], sort: str, page: int,
+           page_size: int) -> SearchResults:
+    query = SearchQuery(text=text, principals=principals(request), filters=filters,
+                        path_prefix=context.path if isinstance(context, Unit) else None,
+                        sort="date" if sort == "date" else "relevance", page=page, page_size=page_size,
+                        facets=FACET_FIELDS)
+    return request.search_backend.query(query)
+
+
+def filters_from(request: Any, names: dict[str, str]) -> dict[str, list[str]]:
+    """{index field: values} from request parameters named by `names` ({param: field})."""
+    out: dict[str, list[str]] = {}
+    for param, field in names.items():
+        values = [v[:100] for v in request.params.getall(param) if isinstance(v, str) and v.strip()][:20]
+        if values:
+            out[field] = values
+    return out
+
+
+@view_config(context=Portal, name="search", permission="view", renderer="themes:default/templates/search.pt")
+@view_config(context=Unit, name="search", permission="view", renderer="themes:default/templates/search.pt")
+def search_page(context: Node, request: Any) -> dict[str, Any]:
+    text = request.params.get("q", "")
+    filters = filters_from(request, {f: f for f in FACET_FIELDS})
+    sort = request.params.get("sort", "relevance")
+    page = int_param(request, "page", 1, 1, 1000)
+    results = search(request, context, text, filters, sort, page, PAGE_SIZE)
+    base = {"q": text, "sort": sort, **filters}
+
+    def link(**change: Any) -> str:
+        params = {**base, **change}
+        params = {k: v for k, v in params.items() if v not in (None, "", [])}
+        return request.resource_url(context, "@@search") + "?" + urlencode(params, doseq=True)
+
+    def toggle(field: str, value: str) -> str:
+        current = list(filters.get(field, []))
+        current = [v for v in current if v != value] if value in current else current + [value]
+        return link(**{field: current, "page": None})
+
+    pages = max(1, (results.total + PAGE_SIZE - 1) // PAGE_SIZE)
+    return {"q": text, "results": results, "filters": filters, "sort": sort, "page": page, "pages": pages,
+            "link": link, "toggle": toggle, "facet_titles": FACET_TITLES, "type_titles": TYPE_TITLES,
+            "within": context if isinstance(context, Unit) else None}
+
+
+@view_config(context=Portal, name="@search", permission="view", renderer="json")
+@view_config(context=Unit, name="@search", permission="view", renderer="json")
+def search_json(context: Node, request: Any) -> dict[str, Any]:
+    """plone.restapi's @search: SearchableText, portal_type, unit, sort_on, b_start, b_size."""
+    size = int_param(request, "b_size", 25, 1, MAX_PAGE_SIZE)
+    start = int_param(request, "b_start", 0, 0, 100_000)
+    filters = filters_from(request, {"portal_type": "type", "unit": "unit", "subject": "subject", "year": "year"})
+    sort = "date" if request.params.get("sort_on") in ("effective", "date", "published", "created") else "relevance"
+    # b_start need not fall on a page boundary: fetch the pages that cover it
+    page = start // size + 1
+    results = search(request, context, request.params.get("SearchableText", ""), filters, sort, page, size)
+    hits = results.hits[start % size:]
+    if start % size:
+        hits += search(request, context, request.params.get("SearchableText", ""), filters, sort, page + 1,
+                       size).hits[: start % size]
+    url = request.resource_url(context, "@search")
+    body: dict[str, Any] = {
+        "@id": url + ("?" + request.query_string if request.query_string else ""),
+        "items_total": results.total,
+        "items": [{"@id": request.application_url + h.fields.get("path", ""), "@type": h.fields.get("type"),
+                   "title": h.fields.get("title"), "description": h.fields.get("description", ""),
+                   "review_state": h.fields.get("state"), "unit": h.fields.get("unit"),
+                   "doc_number": h.fields.get("doc_number"), "index_number": h.fields.get("index_number"),
+                   "published": h.fields["published"].isoformat() if h.fields.get("published") else None,
+                   "score": h.score, "highlights": h.highlights} for h in hits],
+        "facets": {name: [{"value": v, "count": c} for v, c in values] for name, values in results.facets.items()},
+    }
+    if results.message:
+        body["message"] = results.message
+    if results.total > size:
+        last = ((results.total - 1) // size) * size
+        body["batching"] = {"@id": body["@id"], "first": f"{url}?b_start=0&b_size={size}",
+                            "last": f"{url}?b_start={last}&b_size={size}"}
+        if start + size < results.total:
+            body["batching"]["next"] = f"{url}?b_start={start + size}&b_size={size}"
+        if start > 0:
+            body["batching"]["prev"] = f"{url}?b_start={max(0, start - size)}&b_size={size}"
+    return body
