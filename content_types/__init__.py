@@ -3,6 +3,6 @@ from typing import Any
 
 
 def includeme(config: Any) -> None:
-    for module in ("folder", "page", "news", "disclosure", "file", "image"):
+    for module in ("folder", "page", "news", "disclosure", "file", "image", "disclosure_catalogue"):
         config.include(f"content_types.{module}")
     config.scan("content_types.views")

@@ -33,16 +33,21 @@ class CommandError(Exception):
 @contextmanager
 def script_request(config_uri: str) -> Iterator[Any]:
     """A request of the configured app, inside one transaction (committed unless an error escapes)."""
-    app = get_app(config_uri)
-    request = Request.blank("/", base_url="http://127.0.0.1:6543")
-    request.registry = app.registry
-    apply_request_extensions(request)
-    manager.push({"registry": app.registry, "request": request})
+    request = make_request(get_app(config_uri).registry)
+    manager.push({"registry": request.registry, "request": request})
     try:
         with request.tm:
             yield request
     finally:
         manager.pop()
+
+
+def make_request(registry: Any, environ: dict[str, Any] | None = None) -> Request:
+    """A request outside of a web server (scripts and test set-up)."""
+    request = Request.blank("/", base_url="http://127.0.0.1:6543", environ=environ)
+    request.registry = registry
+    apply_request_extensions(request)
+    return request
 
 
 def act_as(request: Any, user: User | None) -> None:
@@ -83,7 +88,7 @@ def cmd_init(args: argparse.Namespace) -> None:
     with script_request(args.config) as request:
         root = ensure_root(request.dbsession)
         ensure_groups(request.dbsession)
-        report = load_units(request.dbsession, root, read_unit_list())
+        report = load_units(request.dbsession, root, read_unit_list(), request=request)
     print(f"units: {len(report.created)} created, {len(report.existing)} already there")
     for title in report.duplicates:
         print(f"note: the unit list names {title} more than once; loaded it once")

@@ -238,20 +238,25 @@ def transition(request: Any, node: Node, name: str, comment: str = "") -> None:
     comment = (comment or "").strip()
     if t.comment_required and not comment:
         raise ContentError(COMMENT_REQUIRED, field="comment")
-    source = node.state
-    now = utcnow()
     if t.needs_draft or (name == "retract" and node.draft is not None):
         if name == "publish" or name == "retract":
             load_fields(node, node.draft)
-            node.modified = now
+            node.modified = utcnow()
             request.dbsession.flush()
             add_revision(request, node, "approved" if name == "publish" else "edit", dump_fields(node))
         node.draft = node.draft_by = node.draft_at = None
-    node.state = t.target
+    set_state(request, node, t.target, name, comment)
+
+
+def set_state(request: Any, node: Node, target: str, transition_name: str, comment: str = "") -> None:
+    """Move a node to `target` and record it; `transition` checks the rules, set-up code calls this
+    directly (e.g. to publish the standard pages of a new unit)."""
+    source, now = node.state, utcnow()
+    node.state = target
     node.version += 1
-    if t.target == "published" and node.published is None:
-        node.published = now
-    request.dbsession.add(WorkflowEvent(node_id=node.id, transition=name, from_state=source, to_state=t.target,
-                                        actor=actor(request), at=now, comment=comment))
-    events.notify(request, events.WorkflowTransitioned(node, request, transition=name, from_state=source,
-                                                       to_state=t.target))
+    if target == "published" and node.published is None:
+        node.published = now  # the publication date is set once, at the first publish
+    request.dbsession.add(WorkflowEvent(node_id=node.id, transition=transition_name, from_state=source,
+                                        to_state=target, actor=actor(request), at=now, comment=comment))
+    events.notify(request, events.WorkflowTransitioned(node, request, transition=transition_name,
+                                                       from_state=source, to_state=target))

@@ -14,6 +14,7 @@ from typing import Any
 import colander
 from sqlalchemy import select
 
+from . import events
 from .i18n import _
 from .models import Node, Portal, Unit
 from .models.node import utcnow
@@ -70,8 +71,12 @@ def ensure_root(dbsession: Any) -> Portal:
     return root
 
 
-def load_units(dbsession: Any, root: Portal, rows: list[dict[str, str]]) -> LoadReport:
-    """Create missing units under their parents; existing ones (by org code) are left as they are."""
+def load_units(dbsession: Any, root: Portal, rows: list[dict[str, str]], request: Any = None) -> LoadReport:
+    """Create missing units under their parents; existing ones (by org code) are left as they are.
+
+    With a request, each new unit is announced (ObjectAdded), so the packages that give a unit
+    its standard pages (e.g. the 信息公开指南) do so.
+    """
     report = LoadReport()
     by_title: dict[str, Node] = {}
     existing = {u.org_code: u for u in dbsession.scalars(select(Unit))}
@@ -96,6 +101,8 @@ def load_units(dbsession: Any, root: Portal, rows: list[dict[str, str]]) -> Load
         dbsession.flush()
         by_title[row["title"]] = unit
         report.created.append(row["title"])
+        if request is not None:
+            events.notify(request, events.ObjectAdded(unit, request))
     return report
 
 

@@ -17,7 +17,7 @@ import webtest
 from sqlalchemy import select
 
 from portal import main
-from portal.cli import add_user, ensure_groups
+from portal.cli import add_user, ensure_groups, make_request
 from portal.migrate import upgrade
 from portal.models import Unit, get_engine, get_tm_session
 from portal.units import ensure_root, load_units, read_unit_list
@@ -84,9 +84,10 @@ def app(app_settings: dict[str, Any], engine: Any) -> Any:
     tm = transaction.TransactionManager(explicit=True)
     with tm:
         session = get_tm_session(app.registry["dbsession_factory"], tm)
+        request = make_request(app.registry, {"tm.manager": tm, "app.dbsession": session})
         root = ensure_root(session)
         ensure_groups(session)
-        load_units(session, root, read_unit_list())
+        load_units(session, root, read_unit_list(), request=request)
     return app
 
 

@@ -83,6 +83,9 @@ class Node(Base):
             raise KeyError(name)
         return child
 
+    def get(self, name: str, default: Node | None = None) -> Node | None:
+        return next((c for c in self.children if c.name == name), default)
+
     def keys(self) -> list[str]:
         return [c.name for c in self.children]
 

@@ -1,0 +1,134 @@
+"""The government information disclosure catalogue (政府信息公开目录), county-wide and per unit,
+and the standard disclosure pages every unit gets: its 信息公开指南 and the column for its annual
+reports (政府信息公开年度报告).
+
+The catalogue lists what the public may see (published, in force), straight from the database,
+so counts are exact; full-text finding is the search page's job.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import urlencode
+
+from pyramid.view import view_config
+from sqlalchemy import extract, func, or_, select
+
+from portal import content
+from portal.events import ObjectAdded
+from portal.i18n import _
+from portal.models import Node, Portal, Unit
+from portal.models.node import utcnow
+
+from .disclosure import GENRES, SUBJECTS, Disclosure
+
+PAGE_SIZE = 20
+GUIDE_NAME = "xxgkzn"
+REPORTS_NAME = "ndbg"
+FILTERS = ("subject", "genre", "year", "unit")
+
+
+def guide_html(unit: Unit) -> str:
+    name = unit.full_name or unit.title
+    return (f"<h2>一、信息公开的范围</h2><p>{name}主动公开本单位的机构职能、政策文件、规划计划、工作动态、"
+            "财政预决算等政府信息，公开的信息可在本站“政府信息公开目录”中按主题分类、体裁、年度浏览和检索。</p>"
+            "<h2>二、信息公开的方式</h2><p>主动公开的政府信息通过本网站发布，并在政府信息公开目录中编制索引号。</p>"
+            f"<h2>三、依申请公开</h2><p>公民、法人或者其他组织可以向{name}申请获取相关政府信息，"
+            "本单位自收到申请之日起20个工作日内予以答复。</p>"
+            f"<h2>四、联系方式</h2><p>{unit.contact or '联系方式由本单位补充。'}</p>")
+
+
+def create_standard_pages(event: ObjectAdded) -> None:
+    """A new unit gets its 信息公开指南 (a page it edits) and its annual report column, published."""
+    unit, request = event.node, event.request
+    if not isinstance(unit, Unit) or request is None or GUIDE_NAME in unit.keys():
+        return
+    guide = content.create(request, unit, "Page", {"title": "政府信息公开指南", "body": guide_html(unit)},
+                           name=GUIDE_NAME)
+    reports = content.create(request, unit, "Folder", {"title": "政府信息公开年度报告", "column_kind": "信息公开",
+                                                       "update_interval": 366}, name=REPORTS_NAME)
+    for node in (guide, reports):
+        content.set_state(request, node, "published", "publish", "随单位子站创建")
+
+
+def in_force(now: dt.datetime) -> Any:
+    return [Node.state == "published", or_(Node.effective.is_(None), Node.effective <= now),
+            or_(Node.expires.is_(None), Node.expires > now)]
+
+
+def catalogue(request: Any, context: Node) -> dict[str, Any]:
+    now = utcnow()
+    conditions = [*in_force(now)]
+    if isinstance(context, Unit):
+        conditions.append(Node.path.like(f"{context.path}%"))
+    chosen = {k: request.params.get(k, "").strip()[:100] for k in FILTERS if request.params.get(k, "").strip()}
+    year = extract("year", Node.published)
+
+    def filtered(skip: str | None = None) -> list[Any]:
+        out = list(conditions)
+        for key, value in chosen.items():
+            if key == skip:
+                continue
+            if key == "subject":
+                out.append(Disclosure.subject == value)
+            elif key == "genre":
+                out.append(Disclosure.genre == value)
+            elif key == "year" and value.isdigit():
+                out.append(year == int(value))
+            elif key == "unit":
+                path = request.dbsession.scalar(select(Unit.path).where(Unit.title == value))
+                out.append(Node.path.like(f"{path}%") if path else Node.id.is_(None))
+        return out
+
+    def counts(column: Any, key: str) -> list[tuple[Any, int]]:
+        rows = request.dbsession.execute(select(column, func.count(Disclosure.id)).where(*filtered(key))
+                                         .group_by(column)).all()
+        return [(v, n) for v, n in rows if v is not None]
+
+    total = request.dbsession.scalar(select(func.count(Disclosure.id)).where(*filtered()))
+    pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
+    try:
+        page = min(pages, max(1, int(request.params.get("page", 1))))
+    except ValueError:
+        page = 1
+    docs = request.dbsession.scalars(select(Disclosure).where(*filtered())
+                                     .order_by(Node.published.desc(), Node.id.desc())
+                                     .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    subject_counts = dict(counts(Disclosure.subject, "subject"))
+    genre_counts = dict(counts(Disclosure.genre, "genre"))
+    year_counts = sorted(((int(y), n) for y, n in counts(year, "year")), reverse=True)
+    unit_counts: list[tuple[str, int]] = []
+    if not isinstance(context, Unit):
+        by_unit: dict[str, int] = {}
+        for doc_path, in request.dbsession.execute(select(Node.path).select_from(Disclosure).where(*filtered("unit"))):
+            top = "/" + doc_path.strip("/").split("/")[0] + "/"
+            by_unit[top] = by_unit.get(top, 0) + 1
+        titles = dict(request.dbsession.execute(select(Unit.path, Unit.title).where(Unit.path.in_(list(by_unit)))).all())
+        unit_counts = [(titles[p], n) for p, n in by_unit.items() if p in titles]
+        unit_counts.sort(key=lambda x: -x[1])
+    superseding = {d.index_number: d for d in request.dbsession.scalars(
+        select(Disclosure).where(Disclosure.index_number.in_([d.superseded_by for d in docs if d.superseded_by]),
+                                 *in_force(now)))}
+
+    def link(**change: Any) -> str:
+        params = {**chosen, **change}
+        params = {k: v for k, v in params.items() if v not in (None, "")}
+        return request.resource_url(context, "@@xxgk") + ("?" + urlencode(params) if params else "")
+
+    return {"docs": docs, "total": total, "page": page, "pages": pages, "chosen": chosen, "link": link,
+            "subjects": [(s, subject_counts.get(s, 0)) for s in SUBJECTS],
+            "genres": [(g, genre_counts[g]) for g in GENRES if g in genre_counts],
+            "years": year_counts, "units": unit_counts, "superseding": superseding,
+            "guide": context.get(GUIDE_NAME) if isinstance(context, Unit) else None,
+            "reports": context.get(REPORTS_NAME) if isinstance(context, Unit) else None}
+
+
+@view_config(context=Portal, name="xxgk", permission="view", renderer="themes:default/templates/xxgk.pt")
+@view_config(context=Unit, name="xxgk", permission="view", renderer="themes:default/templates/xxgk.pt")
+def catalogue_view(context: Node, request: Any) -> dict[str, Any]:
+    return catalogue(request, context)
+
+
+def includeme(config: Any) -> None:
+    config.add_subscriber(create_standard_pages, ObjectAdded)
+    config.scan(__name__)
