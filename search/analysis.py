@@ -59,6 +59,7 @@ __all__ = [
     "token_positions",
     "unigram_counts",
     "query_tokens",
+    "phrase_cover",
     "canonical",
     "is_cjk",
     "number_key",
@@ -239,6 +240,46 @@ def query_tokens(segment: list[str]) -> list[str]:
         elif n == 1:
             toks.append(u)  # single character: caller routes to unigram field
     return toks
+
+
+def phrase_cover(segment: list[str]) -> list[tuple[int, str]]:
+    """A minimal set of (offset, token) that pins down ``segment`` exactly.
+
+    Checking tokens at exact relative offsets is equivalent to checking all
+    of :func:`query_tokens`: every unit position is covered by a token, and
+    consecutive positions prove there is no boundary in between (a boundary
+    takes a position of its own).  ``电子政务专网`` needs 电子@0 政务@2 专网@4
+    instead of five overlapping bigrams: fewer posting lists to read.
+    """
+    n = len(segment)
+    starts: list[str | None] = []
+    spans: list[int] = []
+    for j, u in enumerate(segment):
+        if not is_cjk(u):
+            starts.append(u)
+            spans.append(1)
+        elif j + 1 < n and is_cjk(segment[j + 1]):
+            starts.append(u + segment[j + 1])
+            spans.append(2)
+        elif (j > 0 and not is_cjk(segment[j - 1])) or j + 1 < n or n == 1:
+            starts.append(u)
+            spans.append(1)
+        else:
+            starts.append(None)  # last CJK unit after a CJK unit
+            spans.append(1)
+    cover: list[tuple[int, str]] = []
+    j = 0
+    while j < n:
+        tok = starts[j]
+        if tok is None:  # only possible for the last unit: reuse the bigram before
+            prev = starts[j - 1]
+            assert prev is not None
+            if not cover or cover[-1][0] != j - 1:
+                cover.append((j - 1, prev))
+            break
+        cover.append((j, tok))
+        j += spans[j]
+    return cover
 
 
 def canonical(text: str) -> str:
