@@ -153,7 +153,7 @@ def superseding_exists(request: Any) -> Any:
 
 def includeme(config: Any) -> None:
     config.add_content_type(TypeInfo("Disclosure", _("Disclosure document"), Disclosure, schema,
-                                     addable_to=CONTAINERS))
+                                     addable_to=CONTAINERS, dated=True))
     config.add_subscriber(assign_index_number, ObjectAdded)
 
 

@@ -36,4 +36,4 @@ def schema(request: Any, node: Node | None = None) -> colander.SchemaNode:
 
 
 def includeme(config: Any) -> None:
-    config.add_content_type(TypeInfo("News", _("News"), News, schema, addable_to=CONTAINERS))
+    config.add_content_type(TypeInfo("News", _("News"), News, schema, addable_to=CONTAINERS, dated=True))

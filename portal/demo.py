@@ -5,6 +5,8 @@ The county plan (梅政办发〔2011〕108号) is shipped as demo data in portal
 from __future__ import annotations
 
 import datetime as dt
+import re
+from html import escape
 from importlib import resources
 from typing import Any
 
@@ -23,10 +25,17 @@ ACCOUNTS = (
 
 
 def plan_html() -> str:
+    """The plan as paragraphs: the source lost its punctuation to '.', so start a paragraph at each
+    numbered section (一. 二. ...) and read the other dots as commas."""
     text = resources.files("portal.data").joinpath("demo", "county_plan.txt").read_text(encoding="utf-8")
-    body = text.split("\n", 1)[-1]
-    parts = [p for p in body.replace("。", ".").split(".") if p.strip()]
-    return "".join(f"<p>{p.strip()}。</p>" for p in parts)
+    body = text.split("\n", 1)[-1].strip()
+    sections = re.split(r"(?=[一二三四五六七八九十]\.(?=[\u4e00-\u9fff]))", body)
+    paragraphs = []
+    for section in sections:
+        section = re.sub(r"^([一二三四五六七八九十])\.", r"\1、", section.strip(".")).replace(".", "，")
+        if section:
+            paragraphs.append(f"<p>{escape(section)}。</p>")
+    return "".join(paragraphs)
 
 
 def child(parent: Node, title: str) -> Node | None:

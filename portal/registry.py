@@ -25,6 +25,8 @@ class TypeInfo:
     addable_to: tuple[str, ...] = ()
     add_permission: str = "add"
     description: Any = ""
+    # Dated items (news, documents) make up the "latest" listings of the portal and unit homes.
+    dated: bool = False
     # View names a type adds to its item page (e.g. File's download link); templates read these.
     extra: dict[str, Any] = field(default_factory=dict)
 

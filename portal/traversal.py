@@ -30,7 +30,14 @@ class NodeTraverser:
         self.root = root
 
     def __call__(self, request: Any) -> dict[str, Any]:
-        segments = split_path_info(request.path_info)
+        matchdict = getattr(request, "matchdict", None)
+        if matchdict is not None:  # a route (e.g. static files): traverse only its `traverse` part
+            traverse = matchdict.get("traverse", "/")
+            path_info = "/".join(traverse) if isinstance(traverse, tuple) else (traverse or "/")
+            route_subpath = tuple(matchdict.get("subpath", ()))
+        else:
+            path_info, route_subpath = request.path_info, ()
+        segments = split_path_info(path_info)
         prefixes, path = [], "/"
         for segment in segments:
             if segment.startswith("@"):
@@ -51,7 +58,8 @@ class NodeTraverser:
                 break
             context = child
             traversed.append(segment)
-        return {"context": context, "view_name": view_name, "subpath": subpath, "traversed": tuple(traversed),
+        return {"context": context, "view_name": view_name, "subpath": subpath + route_subpath,
+                "traversed": tuple(traversed),
                 "virtual_root": self.root, "virtual_root_path": (), "root": self.root}
 
 

@@ -40,8 +40,6 @@ from whoosh.matching import binary, mcore, wrappers
 from whoosh.analysis import Token, Tokenizer
 from whoosh.query import (
     And,
-    AndMaybe,
-    ConstantScoreQuery,
     DateRange,
     Every,
     NullQuery,
@@ -75,7 +73,7 @@ CURRENT = "CURRENT"
 LOCK_NAME = "WRITELOCK"
 MAX_PAGE_SIZE = 100
 MAX_PAGE = 1000
-TITLE_BOOST = 2.0
+TITLE_BONUS = 10.0  # per query segment found in the title (BM25 scores here are ~2-20)
 NUMBER_BOOST = 1_000_000.0  # an exact 文号/索引号 always ranks first
 
 
@@ -362,19 +360,33 @@ def _segment_query(seg: tuple[str, ...], field: str) -> Query | None:
     return ExactPhrase(field, cover)
 
 
-def _text_query(parsed: ParsedQuery) -> Query:
-    if not parsed.segments:
-        main: Query = NullQuery
-    else:
-        parts = [_segment_query(s, "content") for s in parsed.segments]
-        main = And([p for p in parts if p is not None])
-        titles = [q for q in (_segment_query(s, "title") for s in parsed.segments) if q]
-        if titles:
-            main = AndMaybe(main, Or(titles, boost=TITLE_BOOST))
-    if parsed.number_key:
-        exact = ConstantScoreQuery(Term("numkey", parsed.number_key), NUMBER_BOOST)
-        main = exact if main is NullQuery else Or([main, exact])
+def _text_query(parsed: ParsedQuery, reader: Any) -> Query:
+    """What must match: every segment in ``content`` (or an exact 文号/索引号)."""
+    parts = [q for q in (_segment_query(s, "content") for s in parsed.segments) if q is not None]
+    main: Query = And(parts) if parts else NullQuery
+    key = parsed.number_key
+    if key and ("numkey", key) in reader:
+        main = Or([main, Term("numkey", key)]) if parts else Term("numkey", key)
     return main
+
+
+def _bonuses(searcher: Any, parsed: ParsedQuery) -> dict[int, float]:
+    """Score added per document: segments found in the title, exact numbers.
+
+    Why not ``AndMaybe(main, title_query)``: that costs a union step for every
+    matching document; the title (and number) matches are few, so a dict
+    lookup in the collector is much cheaper.
+    """
+    bonus: dict[int, float] = {}
+    for seg in parsed.segments:
+        tq = _segment_query(seg, "title")
+        if tq is not None:
+            for d in searcher.docs_for_query(tq):
+                bonus[d] = bonus.get(d, 0.0) + TITLE_BONUS
+    if parsed.number_key:
+        for d in searcher.docs_for_query(Term("numkey", parsed.number_key)):
+            bonus[d] = bonus.get(d, 0.0) + NUMBER_BOOST
+    return bonus
 
 
 def _filter_terms(q: SearchQuery) -> list[list[tuple[str, str]]] | None:
@@ -411,20 +423,32 @@ def _positive_int(value: Any, default: int) -> int:
     return n if n > 0 else default
 
 
-def _collector(limit: int, by_date: bool, facet_names: list[str]) -> collectors.Collector:
-    """A collector that sees *every* match, so totals and facets are exact.
+class _TopCollector(collectors.TopCollector):
+    """Top-N by score plus per-document bonus, counting every match.
 
     Why not ``searcher.search(limit=…)``: Whoosh's top-N collector periodically
     calls ``matcher.replace(minscore)``, which prunes union branches that
-    cannot reach the current top N; that is fine for ranking but makes the
-    total (and facet counts) wrong, even with ``optimize=False``.
+    cannot reach the current top N; fine for ranking, but it makes the total
+    (and facet counts) wrong, even with ``optimize=False``.
     """
+
+    def __init__(self, limit: int, bonus: dict[int, float]) -> None:
+        super().__init__(limit, usequality=False)
+        self.replace = 0  # no pruning: count every match
+        self.bonus = bonus
+
+    def _collect(self, global_docnum: int, score: float) -> Any:
+        extra = self.bonus.get(global_docnum)
+        return super()._collect(global_docnum, score + extra if extra else score)
+
+
+def _collector(limit: int, by_date: bool, facet_names: list[str], bonus: dict[int, float]) -> collectors.Collector:
+    """A collector that sees *every* match, so totals and facets are exact."""
     c: collectors.Collector
     if by_date:
         c = collectors.SortingCollector(sorting.FieldFacet("published", reverse=True), limit=limit)
     else:
-        c = collectors.TopCollector(limit, usequality=False)
-        c.replace = 0  # no pruning: count every match
+        c = _TopCollector(limit, bonus)
     if facet_names:
         facets = {f: sorting.FieldFacet(f) for f in facet_names}
         c = collectors.FacetCollector(c, facets, maptype=sorting.Count)
@@ -599,10 +623,10 @@ class WhooshBackend(SearchBackend):
         if not allow:  # Whoosh treats an empty allow-set as "no filter"
             return SearchResults(0, [], {f: [] for f in facet_names}, message)
         hidden = set(searcher.docs_for_query(_not_in_force(now))) or None
-        main = Every() if browsing else _text_query(parsed)
-        collector = collectors.FilterCollector(
-            _collector(page * size, q.sort == "date" or browsing, facet_names), allow, hidden
-        )
+        by_date = q.sort == "date" or browsing
+        main = Every() if browsing else _text_query(parsed, searcher.reader())
+        bonus = {} if by_date else _bonuses(searcher, parsed)
+        collector = collectors.FilterCollector(_collector(page * size, by_date, facet_names, bonus), allow, hidden)
         searcher.search_with_collector(main, collector)
         results = collector.results()
         total = len(results)

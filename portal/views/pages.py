@@ -7,6 +7,7 @@ from pyramid.view import view_config
 from sqlalchemy import select
 
 from ..models import Node, Portal, Unit
+from ..registry import content_types
 from ..security import prefetch_local_roles
 from . import template
 
@@ -21,9 +22,9 @@ def visible(request: Any, nodes: list[Node]) -> list[Node]:
 
 def latest(request: Any, container: Node, limit: int = 8) -> list[Node]:
     """Newest published-and-visible items anywhere below `container`."""
+    dated = [info.name for info in content_types(request.registry).values() if info.dated]
     rows = request.dbsession.scalars(
-        select(Node).where(Node.path.like(f"{container.path}_%"), Node.state == "published",
-                           Node.type.notin_(("Unit", "Folder")))
+        select(Node).where(Node.path.like(f"{container.path}_%"), Node.state == "published", Node.type.in_(dated))
         .order_by(Node.published.desc()).limit(limit * 3)).all()
     return visible(request, list(rows))[:limit]
 

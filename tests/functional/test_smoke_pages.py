@@ -10,6 +10,11 @@ def test_public_pages_render(testapp, dbsession):
     assert "网站标识码" in res.text or "Website identification code" in res.text
 
 
+def test_static_files_are_served(testapp):
+    assert "font" in testapp.get("/static/portal.css").text
+    assert testapp.get("/static-deform/css/form.css").status_int == 200
+
+
 def test_staff_screens_render(testapp, dbsession, users):
     town = unit(dbsession, "黄梅镇")
     login(testapp, "manager")
