@@ -199,16 +199,28 @@ def rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
+def _timed_build(n: int, seed: int, d: Path, procs: int, limitmb: int, out: Any) -> None:
+    b = WhooshBackend(d, procs=procs, limitmb=limitmb)
+    t0 = time.perf_counter()
+    b.rebuild(gen_docs(n, seed))
+    out.put((time.perf_counter() - t0, rss_mb(), rss_mb(resource.RUSAGE_CHILDREN)))
+
+
 def compare_writers(n: int, seed: int, workdir: Path) -> None:
-    print(f"\nwriter settings on {n} docs:")
+    """Each setting in a fresh process, so memory figures do not mix."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    print(f"\nwriter settings on {n} docs (each in its own process):")
     for procs, limitmb in [(1, 128), (1, 256), (1, 512), (2, 128), (2, 256)]:
         d = workdir / f"cmp-{procs}-{limitmb}"
-        b = WhooshBackend(d, procs=procs, limitmb=limitmb)
-        t0 = time.perf_counter()
-        b.rebuild(gen_docs(n, seed))
-        dt = time.perf_counter() - t0
-        print(f"  procs={procs} limitmb={limitmb:4d}: {n / dt:7.1f} docs/s  ({dt:.1f} s)")
-        b.close()
+        q = ctx.Queue()
+        p = ctx.Process(target=_timed_build, args=(n, seed, d, procs, limitmb, q))
+        p.start()
+        dt, rss, rss_children = q.get()
+        p.join()
+        print(f"  procs={procs} limitmb={limitmb:4d}: {n / dt:7.1f} docs/s ({dt:6.1f} s)"
+              f"  peak RSS {rss:5.0f} MB, writer processes {rss_children:5.0f} MB")  # fmt: skip
         shutil.rmtree(d, ignore_errors=True)
 
 
@@ -232,9 +244,6 @@ def main(argv: list[str] | None = None) -> None:
     avg_kb = statistics.mean(len(d["text"].encode()) for d in sample) / 1024
     print(f"corpus: {n} docs, ~{avg_kb:.2f} KB text each, {len(UNIT_WORDS)} units, seed {args.seed}")
     print(f"work dir: {workdir}")
-
-    if args.compare_writers:
-        compare_writers(min(n, 5000), args.seed, workdir)
 
     backend = WhooshBackend(workdir / "whoosh", procs=args.procs, limitmb=args.limitmb)
     with tqdm(total=n, desc="whoosh rebuild", unit="doc") as bar:
@@ -303,8 +312,10 @@ def main(argv: list[str] | None = None) -> None:
         print("(ratio = whoosh / fts5; > 1 means whoosh is slower)")
         mism = totals.get("fts_mismatch", [])
         print(f"hit counts equal to fts5 for {len(queries) - len(mism)}/{len(queries)} plain queries"
-              " (differences: matches across punctuation, which whoosh does not count)")  # fmt: skip
+              " (whoosh also matches 文号/索引号, FTS5 only title and text)")  # fmt: skip
     backend.close()
+    if args.compare_writers:
+        compare_writers(min(n, 5000), args.seed, workdir)
     if not args.keep and args.dir is None:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -12,13 +12,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from pyramid.view import view_config
-from sqlalchemy import extract, func, or_, select
+from sqlalchemy import func, or_, select
 
 from portal import content
 from portal.events import ObjectAdded
-from portal.i18n import _
 from portal.models import Node, Portal, Unit
 from portal.models.node import utcnow
+from portal.schemas import LOCAL_TZ, to_local
 
 from .disclosure import GENRES, SUBJECTS, Disclosure
 
@@ -51,6 +51,29 @@ def create_standard_pages(event: ObjectAdded) -> None:
         content.set_state(request, node, "published", "publish", "随单位子站创建")
 
 
+def year_bounds(year: int) -> tuple[dt.datetime, dt.datetime]:
+    """A year in China as naive UTC bounds (the database keeps UTC; 发布日期 shows China time)."""
+    def utc(y: int) -> dt.datetime:
+        return dt.datetime(y, 1, 1, tzinfo=LOCAL_TZ).astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return utc(year), utc(year + 1)
+
+
+def years(request: Any, conditions: list[Any]) -> list[tuple[int, int]]:
+    """(year, count), newest first; one small count per year between the oldest and newest."""
+    low, high = request.dbsession.execute(select(func.min(Node.published), func.max(Node.published))
+                                          .select_from(Disclosure).where(*conditions)).one()
+    if low is None:
+        return []
+    out = []
+    for year in range(to_local(high).year, to_local(low).year - 1, -1):
+        start, end = year_bounds(year)
+        n = request.dbsession.scalar(select(func.count(Disclosure.id)).where(
+            *conditions, Node.published >= start, Node.published < end))
+        if n:
+            out.append((year, n))
+    return out
+
+
 def in_force(now: dt.datetime) -> Any:
     return [Node.state == "published", or_(Node.effective.is_(None), Node.effective <= now),
             or_(Node.expires.is_(None), Node.expires > now)]
@@ -62,7 +85,6 @@ def catalogue(request: Any, context: Node) -> dict[str, Any]:
     if isinstance(context, Unit):
         conditions.append(Node.path.like(f"{context.path}%"))
     chosen = {k: request.params.get(k, "").strip()[:100] for k in FILTERS if request.params.get(k, "").strip()}
-    year = extract("year", Node.published)
 
     def filtered(skip: str | None = None) -> list[Any]:
         out = list(conditions)
@@ -73,8 +95,10 @@ def catalogue(request: Any, context: Node) -> dict[str, Any]:
                 out.append(Disclosure.subject == value)
             elif key == "genre":
                 out.append(Disclosure.genre == value)
-            elif key == "year" and value.isdigit():
-                out.append(year == int(value))
+            elif key == "year" and value.isdigit() and 1900 < int(value) < 3000:  # else: ignored
+                start, end = year_bounds(int(value))
+                out.append(Node.published >= start)
+                out.append(Node.published < end)
             elif key == "unit":
                 path = request.dbsession.scalar(select(Unit.path).where(Unit.title == value))
                 out.append(Node.path.like(f"{path}%") if path else Node.id.is_(None))
@@ -96,7 +120,7 @@ def catalogue(request: Any, context: Node) -> dict[str, Any]:
                                      .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
     subject_counts = dict(counts(Disclosure.subject, "subject"))
     genre_counts = dict(counts(Disclosure.genre, "genre"))
-    year_counts = sorted(((int(y), n) for y, n in counts(year, "year")), reverse=True)
+    year_counts = years(request, filtered("year"))
     unit_counts: list[tuple[str, int]] = []
     if not isinstance(context, Unit):
         by_unit: dict[str, int] = {}

@@ -16,6 +16,7 @@ from pyramid.request import Request, apply_request_extensions
 from pyramid.threadlocal import manager
 from sqlalchemy import select
 
+from . import events
 from .models import Group, LocalRole, Node, Unit, User, get_engine
 from .security import hash_password
 
@@ -117,7 +118,7 @@ def read_password(args: argparse.Namespace) -> str:
 
 
 def add_user(dbsession: Any, login: str, password: str, groups: list[str], editor_of: list[str],
-             fullname: str = "") -> User:
+             fullname: str = "", request: Any = None) -> User:
     if dbsession.scalar(select(User).where(User.login == login)) is not None:
         raise CommandError(f"user {login!r} exists already")
     known = ensure_groups(dbsession)
@@ -127,11 +128,14 @@ def add_user(dbsession: Any, login: str, password: str, groups: list[str], edito
             raise CommandError(f"no group {name!r}; groups: {', '.join(sorted(known))}")
         user.groups.append(known[name])
     dbsession.add(user)
-    for ref in editor_of:
-        unit = find_unit(dbsession, ref)
+    units = [find_unit(dbsession, ref) for ref in editor_of]
+    for unit in units:
         for role in EDITOR_ROLES:
             dbsession.add(LocalRole(node_id=unit.id, principal=f"user:{login}", role=role))
     dbsession.flush()
+    if request is not None:  # who may see the unit's items changed (the search index listens)
+        for unit in units:
+            events.notify(request, events.LocalRolesChanged(unit, request))
     return user
 
 
@@ -139,7 +143,8 @@ def cmd_user_add(args: argparse.Namespace) -> None:
     password = read_password(args)
     groups = list(args.group) + (["reviewers"] if args.reviewer else [])
     with script_request(args.config) as request:
-        add_user(request.dbsession, args.login, password, groups, list(args.editor_of), fullname=args.fullname or "")
+        add_user(request.dbsession, args.login, password, groups, list(args.editor_of), fullname=args.fullname or "",
+                 request=request)
     print(f"user {args.login} added")
 
 

@@ -59,7 +59,7 @@ def load_demo(request: Any) -> list[str]:
     ensure_groups(dbsession)
     for login, password, fullname, groups, editor_of in ACCOUNTS:
         if dbsession.scalar(select(User).where(User.login == login)) is None:
-            add_user(dbsession, login, password, groups, editor_of, fullname=fullname)
+            add_user(dbsession, login, password, groups, editor_of, fullname=fullname, request=request)
     admin = dbsession.scalar(select(User).where(User.login == "admin"))
     editor = dbsession.scalar(select(User).where(User.login == "hmz-editor"))
     act_as(request, admin)

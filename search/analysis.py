@@ -38,7 +38,12 @@ a unigram for a CJK unit that is adjacent to a word (so ``108号`` works).
 Every CJK character also goes, without positions, to a separate unigram field
 so a one-character query (``政``) is a single term lookup.
 :func:`query_tokens` builds the matching phrase for a segment: one token per
-position, which makes phrase matching equivalent to the substring test.
+position, which makes phrase matching equivalent to the substring test;
+:func:`phrase_cover` is the minimal subset of it that engines check (tokens
+at exact relative offsets, e.g. 电子@0 政务@2 专网@4).
+
+No word segmenter is used, also not for ranking: jieba is not installed, and
+BM25 over bigrams already ranks phrase matches well for this corpus.
 """
 
 from __future__ import annotations
@@ -46,9 +51,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple, Sequence
 
 __all__ = [
     "CJK_RANGES",
@@ -97,8 +101,7 @@ def is_cjk(unit: str) -> bool:
     return len(unit) == 1 and _CJK_RE.match(unit) is not None
 
 
-@dataclass(frozen=True, slots=True)
-class Unit:
+class Unit(NamedTuple):
     """One unit of normalised text; ``start``/``end`` index the *original* text."""
 
     kind: str  # CJK | WORD | BOUNDARY
@@ -112,6 +115,12 @@ def _fold_char(ch: str) -> str:
     return unicodedata.normalize("NFKC", ch).lower()
 
 
+# Characters whose NFKC + lower() is exactly one character (ASCII, CJK
+# punctuation, unified Han, full-width ASCII): text made only of them can be
+# folded in one C call with offsets unchanged.
+_ONE_TO_ONE_RE = re.compile("[^\x00-\x7f\u3000-\u303f\u4e00-\u9fff\uff01-\uff5e]")
+
+
 def units(text: str) -> list[Unit]:
     """The unit stream of ``text`` with offsets into the original string.
 
@@ -119,32 +128,38 @@ def units(text: str) -> list[Unit]:
     (identical to :func:`normalize` for everything but rare composing
     sequences), so a highlight can point back at the original characters.
     """
-    folded: list[str] = []
-    origin: list[int] = []
-    for i, ch in enumerate(text):
-        f = ch.lower() if ch < "\x80" else _fold_char(ch)
-        folded.append(f)
-        origin.extend([i] * len(f))
-    norm = "".join(folded)
-    origin.append(len(text))
+    if _ONE_TO_ONE_RE.search(text) is None:
+        norm = normalize(text)
+        origin = range(len(text) + 1)
+    else:
+        folded: list[str] = []
+        olist: list[int] = []
+        for i, ch in enumerate(text):
+            f = ch.lower() if ch < "\x80" else _fold_char(ch)
+            folded.append(f)
+            olist.extend([i] * len(f))
+        norm = "".join(folded)
+        olist.append(len(text))
+        origin = olist  # type: ignore[assignment]
     out: list[Unit] = []
+    append = out.append
     for m in _UNIT_RE.finditer(norm):
         cjk, word, _ = m.groups()
         if cjk:
             base = m.start()
             for k, ch in enumerate(cjk):
                 s = origin[base + k]
-                out.append(Unit(CJK, ch, s, _end(origin, base + k + 1, s)))
+                append(Unit(CJK, ch, s, _end(origin, base + k + 1, s)))
         elif word:
             s = origin[m.start()]
-            out.append(Unit(WORD, word, s, _end(origin, m.end(), s)))
+            append(Unit(WORD, word, s, _end(origin, m.end(), s)))
         else:
             s = origin[m.start()]
-            out.append(Unit(BOUNDARY, m.group(), s, _end(origin, m.end(), s)))
+            append(Unit(BOUNDARY, m.group(), s, _end(origin, m.end(), s)))
     return out
 
 
-def _end(origin: list[int], k: int, start: int) -> int:
+def _end(origin: Sequence[int], k: int, start: int) -> int:
     # first original index past the char that produced folded position k-1
     end = origin[k]
     return end if end > start else start + 1

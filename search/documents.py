@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from portal.models import LocalRole, Node
 from portal.sanitize import html_to_text
+from portal.schemas import to_local
 from portal.workflow import STATES
 
 # Containers are navigation, not search results.
@@ -97,7 +98,7 @@ def document(dbsession: Any, node: Node) -> dict[str, Any]:
         value = getattr(node, attr, None)
         if isinstance(value, str) and value:
             doc[key] = value
-    when = node.published or node.created
+    when = to_local(node.published or node.created)
     if when is not None:
-        doc["year"] = str(when.year)
+        doc["year"] = str(when.year)  # the year in China, as 发布日期 shows it
     return doc

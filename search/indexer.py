@@ -40,7 +40,8 @@ def apply_outbox(dbsession: Session, backend: SearchBackend, batch: int = BATCH)
         backend.unindex(gone)
     if docs:
         backend.index(docs)
-    dbsession.execute(delete(SearchOutbox).where(SearchOutbox.id <= rows[-1][0]))
+    # by the ids read: a row with a lower id may commit after we read (PostgreSQL sequences)
+    dbsession.execute(delete(SearchOutbox).where(SearchOutbox.id.in_([r[0] for r in rows])))
     dbsession.flush()
     return len(rows)
 
@@ -73,8 +74,8 @@ def count_documents(dbsession: Session) -> int:
 
 def rebuild(dbsession: Session, backend: SearchBackend, progress: Callable[[int], Any] | None = None) -> int:
     """Rebuild beside the live index and swap; outbox rows older than the build are done with."""
-    last = dbsession.scalar(select(func.max(SearchOutbox.id)))
+    done = list(dbsession.scalars(select(SearchOutbox.id)))
     count = backend.rebuild(all_documents(dbsession), progress=progress)
-    if last is not None:
-        dbsession.execute(delete(SearchOutbox).where(SearchOutbox.id <= last))
+    for start in range(0, len(done), 1000):
+        dbsession.execute(delete(SearchOutbox).where(SearchOutbox.id.in_(done[start:start + 1000])))
     return count

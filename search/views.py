@@ -6,6 +6,7 @@ the user may not view.
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,7 +16,7 @@ from pyramid.view import view_config
 from portal.i18n import _
 from portal.models import Node, Portal, Unit
 
-from .backend import FACET_FIELDS, SearchQuery, SearchResults
+from .backend import CST, FACET_FIELDS, SearchQuery, SearchResults
 
 PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
@@ -42,6 +43,13 @@ def search(request: Any, context: Node, text: str, filters: dict[str, list[str]]
                         sort="date" if sort == "date" else "relevance", page=page, page_size=page_size,
                         facets=FACET_FIELDS)
     return request.search_backend.query(query)
+
+
+def as_utc(value: Any) -> str | None:
+    """The backend keeps naive China time; the API speaks UTC with the offset, as the item API does."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=CST).astimezone(dt.timezone.utc).isoformat()
 
 
 def filters_from(request: Any, names: dict[str, str]) -> dict[str, list[str]]:
@@ -96,6 +104,11 @@ def search_json(context: Node, request: Any) -> dict[str, Any]:
         hits += search(request, context, request.params.get("SearchableText", ""), filters, sort, page + 1,
                        size).hits[: start % size]
     url = request.resource_url(context, "@search")
+    kept = [(k, v) for k, v in request.params.items() if k not in ("b_start", "b_size")]
+
+    def batch_url(b_start: int) -> str:
+        return f"{url}?{urlencode(kept + [('b_start', b_start), ('b_size', size)])}"
+
     body: dict[str, Any] = {
         "@id": url + ("?" + request.query_string if request.query_string else ""),
         "items_total": results.total,
@@ -103,7 +116,7 @@ def search_json(context: Node, request: Any) -> dict[str, Any]:
                    "title": h.fields.get("title"), "description": h.fields.get("description", ""),
                    "review_state": h.fields.get("state"), "unit": h.fields.get("unit"),
                    "doc_number": h.fields.get("doc_number"), "index_number": h.fields.get("index_number"),
-                   "published": h.fields["published"].isoformat() if h.fields.get("published") else None,
+                   "published": as_utc(h.fields.get("published")),
                    "score": h.score, "highlights": h.highlights} for h in hits],
         "facets": {name: [{"value": v, "count": c} for v, c in values] for name, values in results.facets.items()},
     }
@@ -111,10 +124,9 @@ def search_json(context: Node, request: Any) -> dict[str, Any]:
         body["message"] = results.message
     if results.total > size:
         last = ((results.total - 1) // size) * size
-        body["batching"] = {"@id": body["@id"], "first": f"{url}?b_start=0&b_size={size}",
-                            "last": f"{url}?b_start={last}&b_size={size}"}
+        body["batching"] = {"@id": body["@id"], "first": batch_url(0), "last": batch_url(last)}
         if start + size < results.total:
-            body["batching"]["next"] = f"{url}?b_start={start + size}&b_size={size}"
+            body["batching"]["next"] = batch_url(start + size)
         if start > 0:
-            body["batching"]["prev"] = f"{url}?b_start={max(0, start - size)}&b_size={size}"
+            body["batching"]["prev"] = batch_url(max(0, start - size))
     return body

@@ -17,6 +17,24 @@ Why a custom field instead of a Whoosh analyzer: the bigram stream of
 :mod:`search.analysis` is produced in one regex pass and handed to Whoosh as
 ready (term, positions) postings, skipping per-token objects; bulk indexing
 is dominated by that path.
+
+Visibility (principals, facet filters, subtree, effective/expires) is a set
+of document numbers computed from cached term postings and handed to
+Whoosh's ``FilterCollector``, so the engine never collects, counts or facets
+a document the visitor may not see; the text query itself only decides what
+matches and how it scores.
+
+whoosh3 3.54 defects worked around here (each has a regression test):
+
+* ``AndNot`` lets the first matching document through unfiltered (its
+  ``_find_first`` skips the check) -- hence the filter sets above;
+* the top-N collector prunes union branches and then miscounts totals, even
+  with ``optimize=False`` -- hence :class:`_TopCollector`;
+* ``Searcher.refresh()`` reuses segment readers with stale deletions -- hence
+  reopening (:meth:`_Reader.refresh`);
+* ``FilterCollector`` treats an empty allow-set as "no filter" -- hence the
+  explicit empty check in :meth:`WhooshBackend.query`;
+* ``Phrase`` is very slow on common bigrams -- hence :class:`ExactConjunction`.
 """
 
 from __future__ import annotations
@@ -39,8 +57,6 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.matching import binary, mcore, wrappers
 from whoosh.analysis import Token, Tokenizer
 from whoosh.query import (
-    And,
-    DateRange,
     Every,
     NullQuery,
     Or,
@@ -49,6 +65,7 @@ from whoosh.query import (
 )
 from whoosh.system import pack_uint
 from whoosh.util import make_binary_tree
+from whoosh.util.times import long_to_datetime
 
 from search.analysis import is_cjk, phrase_cover, token_positions, unigram_counts
 from search.backend import (
@@ -189,8 +206,9 @@ def make_schema() -> fields.Schema:
         genre=fields.ID(),
         state=fields.ID(),
         published=fields.DATETIME(sortable=True),
-        effective=fields.DATETIME(),
-        expires=fields.DATETIME(),
+        dated=fields.ID(),  # "1" when effective or expires is set
+        effective=fields.DATETIME(sortable=True),
+        expires=fields.DATETIME(sortable=True),
         doc=fields.STORED(),
         body=fields.STORED(),
     )
@@ -241,36 +259,47 @@ def whoosh_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
     for name in ("published", "effective", "expires"):
         if doc.get(name) is not None:
             out[name] = doc[name]
+    if doc.get("effective") is not None or doc.get("expires") is not None:
+        out["dated"] = "1"
     return out
 
 
 # -- exact phrases ------------------------------------------------------------
 
 
-class _ExactPositionsMatcher(wrappers.WrappingMatcher):
-    """Intersection of term matchers, kept only where every term sits at its
-    exact offset from the first.
+class _ConjunctionMatcher(wrappers.WrappingMatcher):
+    """All terms present, and each phrase group at its exact relative offsets.
 
-    Why not Whoosh's ``Phrase``: it builds Span objects per position and was
-    ~90% of query time on common bigrams; this is one set intersection of
-    decoded positions per candidate document.
+    Why not Whoosh's ``Phrase``/``And``: ``Phrase`` builds Span objects per
+    position (it was ~90% of query time on common bigrams), and an ``And`` of
+    phrases checks each phrase's positions before knowing the other phrases'
+    terms are present.  Here one intersection (rarest term first) yields
+    candidates, then each group costs one set intersection of decoded
+    positions.
     """
 
-    def __init__(self, ms: list[Any], offsets: list[int]) -> None:
-        self.ms, self.offsets = ms, offsets
-        super().__init__(make_binary_tree(binary.IntersectionMatcher, ms))
+    def __init__(self, ms: list[Any], groups: list[list[tuple[int, int]]]) -> None:
+        self.ms, self.groups = ms, groups
+        super().__init__(make_binary_tree(binary.IntersectionMatcher, ms) if len(ms) > 1 else ms[0])
         self._find_next()
 
     def _ok(self) -> bool:
-        cands: set[int] | None = None
-        for m, off in zip(self.ms, self.offsets):
-            shifted = {p - off for p in m.value_as("positions")}
-            cands = shifted if cands is None else cands & shifted
-            if not cands:
-                return False
+        decoded: dict[int, list[int]] = {}
+        for group in self.groups:
+            cands: set[int] | None = None
+            for idx, off in group:
+                ps = decoded.get(idx)
+                if ps is None:
+                    ps = decoded[idx] = self.ms[idx].value_as("positions")
+                shifted = {p - off for p in ps}
+                cands = shifted if cands is None else cands & shifted
+                if not cands:
+                    return False
         return True
 
     def _find_next(self) -> bool:
+        if not self.groups:
+            return False
         child = self.child
         moved = False
         while child.is_active() and not self._ok():
@@ -290,8 +319,8 @@ class _ExactPositionsMatcher(wrappers.WrappingMatcher):
             yield self.id()
             self.next()
 
-    def copy(self) -> _ExactPositionsMatcher:
-        return _ExactPositionsMatcher([m.copy() for m in self.ms], self.offsets)
+    def copy(self) -> _ConjunctionMatcher:
+        return _ConjunctionMatcher([m.copy() for m in self.ms], self.groups)
 
     def replace(self, minquality: float = 0) -> Any:
         return self if self.is_active() else mcore.NullMatcher()
@@ -303,67 +332,68 @@ class _ExactPositionsMatcher(wrappers.WrappingMatcher):
         return []
 
 
-class ExactPhrase(Query):
-    """Tokens of one field at fixed relative positions (see ``phrase_cover``)."""
+class ExactConjunction(Query):
+    """Every part must match; a part is a (field, phrase cover) pair.
 
-    def __init__(self, fieldname: str, cover: list[tuple[int, str]], boost: float = 1.0) -> None:
-        self.fieldname, self.cover, self.boost = fieldname, cover, boost
+    A cover of one token is a plain term; longer covers are tokens at fixed
+    relative positions (see :func:`search.analysis.phrase_cover`).
+    """
+
+    def __init__(self, parts: list[tuple[str, list[tuple[int, str]]]]) -> None:
+        self.parts = parts
 
     def __eq__(self, other: object) -> bool:
-        return (
-            type(self) is type(other)
-            and self.fieldname == other.fieldname  # type: ignore[attr-defined]
-            and self.cover == other.cover  # type: ignore[attr-defined]
-            and self.boost == other.boost  # type: ignore[attr-defined]
-        )
+        return type(self) is type(other) and self.parts == other.parts  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
-        return hash((self.fieldname, tuple(self.cover), self.boost))
+        return hash(tuple((f, tuple(c)) for f, c in self.parts))
 
     def __repr__(self) -> str:
-        return f"ExactPhrase({self.fieldname!r}, {self.cover!r})"
+        return f"ExactConjunction({self.parts!r})"
 
     def has_terms(self) -> bool:
         return True
 
     def terms(self, phrases: bool = False) -> Iterator[tuple[str, str]]:
-        for _, tok in self.cover:
-            yield self.fieldname, tok
+        for field, cover in self.parts:
+            for _, tok in cover:
+                yield field, tok
 
-    def normalize(self) -> ExactPhrase:
+    def normalize(self) -> ExactConjunction:
         return self
 
     def estimate_size(self, ixreader: Any) -> int:
-        return min(ixreader.doc_frequency(self.fieldname, t) for _, t in self.cover)
+        return min((ixreader.doc_frequency(f, t) for f, t in self.terms()), default=0)
 
     def matcher(self, searcher: Any, context: Any = None) -> Any:
         reader = searcher.reader()
-        terms = []
-        for off, tok in self.cover:
-            if (self.fieldname, tok) not in reader:
-                return mcore.NullMatcher()
-            terms.append((reader.doc_frequency(self.fieldname, tok), off, tok))
-        terms.sort()  # rarest first: cheapest intersection and earliest rejection
-        ms = [Term(self.fieldname, tok, boost=self.boost).matcher(searcher, context) for _, _, tok in terms]
-        return _ExactPositionsMatcher(ms, [off for _, off, _ in terms])
+        unique = list(dict.fromkeys(self.terms()))
+        if not unique or any(t not in reader for t in unique):
+            return mcore.NullMatcher()
+        unique.sort(key=lambda t: reader.doc_frequency(*t))  # rarest first
+        index = {t: i for i, t in enumerate(unique)}
+        ms = [Term(f, tok).matcher(searcher, context) for f, tok in unique]
+        groups = [
+            sorted(((index[(field, tok)], off) for off, tok in cover), key=lambda g: g[0])
+            for field, cover in self.parts
+            if len(cover) > 1
+        ]
+        return _ConjunctionMatcher(ms, groups)
 
 
 # -- query building -----------------------------------------------------------
 
 
-def _segment_query(seg: tuple[str, ...], field: str) -> Query | None:
+def _segment_part(seg: tuple[str, ...], field: str) -> tuple[str, list[tuple[int, str]]] | None:
     if len(seg) == 1 and is_cjk(seg[0]):
-        return Term("uni", seg[0]) if field == "content" else None
-    cover = phrase_cover(list(seg))
-    if len(cover) == 1:
-        return Term(field, cover[0][1])
-    return ExactPhrase(field, cover)
+        return ("uni", [(0, seg[0])]) if field == "content" else None
+    return field, phrase_cover(list(seg))
 
 
 def _text_query(parsed: ParsedQuery, reader: Any) -> Query:
     """What must match: every segment in ``content`` (or an exact 文号/索引号)."""
-    parts = [q for q in (_segment_query(s, "content") for s in parsed.segments) if q is not None]
-    main: Query = And(parts) if parts else NullQuery
+    parts = [p for p in (_segment_part(s, "content") for s in parsed.segments) if p is not None]
+    main: Query = ExactConjunction(parts) if parts else NullQuery
     key = parsed.number_key
     if key and ("numkey", key) in reader:
         main = Or([main, Term("numkey", key)]) if parts else Term("numkey", key)
@@ -379,9 +409,9 @@ def _bonuses(searcher: Any, parsed: ParsedQuery) -> dict[int, float]:
     """
     bonus: dict[int, float] = {}
     for seg in parsed.segments:
-        tq = _segment_query(seg, "title")
-        if tq is not None:
-            for d in searcher.docs_for_query(tq):
+        part = _segment_part(seg, "title")
+        if part is not None:
+            for d in searcher.docs_for_query(ExactConjunction([part])):
                 bonus[d] = bonus.get(d, 0.0) + TITLE_BONUS
     if parsed.number_key:
         for d in searcher.docs_for_query(Term("numkey", parsed.number_key)):
@@ -394,8 +424,8 @@ def _filter_terms(q: SearchQuery) -> list[list[tuple[str, str]]] | None:
 
     ``None`` when nothing can match (no principals at all).
     """
-    principals = [p for p in ([q.principals] if isinstance(q.principals, str) else q.principals)
-                  if isinstance(p, str) and p]  # fmt: skip
+    given = q.principals or ()
+    principals = [p for p in ([given] if isinstance(given, str) else given) if isinstance(p, str) and p]
     if not principals:
         return None
     clauses = [[("allowed", p) for p in dict.fromkeys(principals)]]
@@ -407,11 +437,6 @@ def _filter_terms(q: SearchQuery) -> list[list[tuple[str, str]]] | None:
     if q.path_prefix:
         clauses.append([("ancestors", normalize_prefix(q.path_prefix))])
     return clauses
-
-
-def _not_in_force(now: datetime) -> Query:
-    """Documents not yet effective or already expired (only dated ones are indexed)."""
-    return Or([DateRange("effective", now, None, startexcl=True), DateRange("expires", None, now)])
 
 
 def _positive_int(value: Any, default: int) -> int:
@@ -455,19 +480,38 @@ def _collector(limit: int, by_date: bool, facet_names: list[str], bonus: dict[in
     return c
 
 
+def _prepare(doc: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A valid document, or None (logged): one bad document must not block an
+    outbox forever or abort a whole rebuild."""
+    try:
+        return prepare_document(doc)
+    except (ValueError, TypeError):
+        doc_id = doc.get("id") if isinstance(doc, Mapping) else None
+        log.exception("search: skipping invalid document %r", doc_id)
+        return None
+
+
 # -- the backend --------------------------------------------------------------
+
+
+def _col_date(col: Any, docnum: int) -> datetime:
+    value = col[docnum]
+    return value if isinstance(value, datetime) else long_to_datetime(value)
 
 
 class _Reader:
     """One thread's searcher plus docnum sets cached for its lifetime."""
 
-    __slots__ = ("gen", "ix", "searcher", "_sets")
-    MAX_CACHED = 512
+    __slots__ = ("gen", "ix", "searcher", "_sets", "_cached_items", "_dated")
+    #: Bound on docnums held in cached filter sets (~50 bytes each).
+    MAX_CACHED_ITEMS = 2_000_000
 
     def __init__(self, gen: str, ix: index.Index) -> None:
         self.gen, self.ix, self.searcher = gen, ix, ix.searcher()
         # plain sets (Whoosh's filter rejects frozenset); never mutated
         self._sets: dict[tuple[str, str], set[int]] = {}
+        self._cached_items = 0
+        self._dated: list[tuple[int, datetime | None, datetime | None]] | None = None
 
     def refresh(self) -> None:
         """Reopen if the generation has new commits.
@@ -479,17 +523,38 @@ class _Reader:
         if not self.searcher.up_to_date():
             self.searcher.close()
             self.searcher = self.ix.searcher()
-            self._sets = {}
+            self._sets, self._cached_items = {}, 0
+            self._dated = None
 
     def term_docs(self, field: str, text: str) -> set[int]:
         key = (field, text)
         docs = self._sets.get(key)
         if docs is None:
-            if len(self._sets) >= self.MAX_CACHED:
-                self._sets = {}
             docs = set(self.searcher.docs_for_query(Term(field, text)))
+            if self._cached_items + len(docs) > self.MAX_CACHED_ITEMS:
+                self._sets, self._cached_items = {}, 0
             self._sets[key] = docs
+            self._cached_items += len(docs)
         return docs
+
+    def hidden(self, now: datetime) -> set[int]:
+        """Documents not in force at ``now``: effective > now or expires <= now.
+
+        Only documents with a date are looked at (few), and their dates are
+        read once per searcher, so this is a short Python loop per query.
+        """
+        if self._dated is None:
+            reader = self.searcher.reader()
+            docs = sorted(self.searcher.docs_for_query(Term("dated", "1")))
+            eff = reader.column_reader("effective") if docs else None
+            exp = reader.column_reader("expires") if docs else None
+            has_eff = set(self.searcher.docs_for_query(Every("effective"))) if docs else set()
+            has_exp = set(self.searcher.docs_for_query(Every("expires"))) if docs else set()
+            self._dated = [
+                (d, _col_date(eff, d) if d in has_eff else None, _col_date(exp, d) if d in has_exp else None)
+                for d in docs
+            ]
+        return {d for d, e, x in self._dated if (e is not None and e > now) or (x is not None and x <= now)}
 
     def allowed(self, clauses: list[list[tuple[str, str]]]) -> set[int]:
         """Docnums satisfying every clause (each an OR of terms)."""
@@ -622,7 +687,7 @@ class WhooshBackend(SearchBackend):
         allow = reader.allowed(clauses)
         if not allow:  # Whoosh treats an empty allow-set as "no filter"
             return SearchResults(0, [], {f: [] for f in facet_names}, message)
-        hidden = set(searcher.docs_for_query(_not_in_force(now))) or None
+        hidden = reader.hidden(now) or None
         by_date = q.sort == "date" or browsing
         main = Every() if browsing else _text_query(parsed, searcher.reader())
         bonus = {} if by_date else _bonuses(searcher, parsed)
@@ -630,7 +695,7 @@ class WhooshBackend(SearchBackend):
         searcher.search_with_collector(main, collector)
         results = collector.results()
         total = len(results)
-        hits = [self._hit(h, parsed) for h in results[(page - 1) * size : page * size]]
+        hits = [self._hit(h, parsed, by_date) for h in results[(page - 1) * size : page * size]]
         facets: dict[str, list[tuple[str, int]]] = {}
         for name in facet_names:
             groups = results.groups(name)
@@ -639,7 +704,7 @@ class WhooshBackend(SearchBackend):
         return SearchResults(total, hits, facets, message)
 
     @staticmethod
-    def _hit(h: Any, parsed: ParsedQuery) -> Hit:
+    def _hit(h: Any, parsed: ParsedQuery, by_date: bool) -> Hit:
         stored = h.fields()
         doc = dict(stored.get("doc") or {})
         segs = parsed.segments
@@ -647,18 +712,23 @@ class WhooshBackend(SearchBackend):
             "title": highlight_whole(doc.get("title", ""), segs),
             "text": snippet(stored.get("body") or doc.get("description", ""), segs),
         }
-        return Hit(doc.get("id", stored.get("id")), h.score, doc, highlights)
+        return Hit(doc.get("id", stored.get("id")), None if by_date else h.score, doc, highlights)
 
     # -- writing
 
     def index(self, docs: Iterable[Mapping[str, Any]]) -> int:
-        prepared = [whoosh_fields(prepare_document(d)) for d in docs]
+        prepared: dict[str, dict[str, Any]] = {}
+        for doc in docs:
+            p = _prepare(doc)
+            if p is not None:
+                prepared.pop(p["id"], None)  # the same id twice in a batch: the last wins
+                prepared[p["id"]] = whoosh_fields(p)
         if not prepared:
             return 0
         with self._write_lock():
             writer = self._open_writer_index().writer(limitmb=self.limitmb)
             try:
-                for fields_ in prepared:
+                for fields_ in prepared.values():
                     writer.update_document(**fields_)
             except BaseException:
                 writer.cancel()
@@ -701,13 +771,15 @@ class WhooshBackend(SearchBackend):
             else:
                 writer = ix.writer(limitmb=self.limitmb)
             seen: set[str] = set()
-            later: dict[str, Mapping[str, Any]] = {}  # duplicate ids: the last one wins
+            later: dict[str, dict[str, Any]] = {}  # duplicate ids: the last one wins
             count = pending = 0
             try:
                 for doc in docs:
-                    prepared = prepare_document(doc)
+                    prepared = _prepare(doc)
+                    if prepared is None:
+                        continue
                     if prepared["id"] in seen:
-                        later[prepared["id"]] = doc
+                        later[prepared["id"]] = prepared
                         continue
                     seen.add(prepared["id"])
                     writer.add_document(**whoosh_fields(prepared))
@@ -722,8 +794,8 @@ class WhooshBackend(SearchBackend):
             writer.commit()
             if later:
                 w = ix.writer(limitmb=self.limitmb)
-                for doc in later.values():
-                    w.update_document(**whoosh_fields(prepare_document(doc)))
+                for prepared in later.values():
+                    w.update_document(**whoosh_fields(prepared))
                 w.commit()
             if progress is not None and pending:
                 progress(pending)

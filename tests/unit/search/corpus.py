@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from search import SearchQuery, WhooshBackend
 from search.analysis import canonical, canonical_segment
 from search.backend import EVERYONE, SEARCHABLE_FIELDS
 from search.query import parse
@@ -110,3 +111,17 @@ def oracle_ids(
     now: datetime = NOW,
 ) -> set[str]:
     return {d["id"] for d in docs if visible(d, principals, now) and text_matches(d, text)}
+
+
+def all_ids(backend: WhooshBackend, text: str, **kw: Any) -> tuple[int, list[str]]:
+    """Total and every hit id, walking all pages (100 per page)."""
+    kw.setdefault("now", NOW)
+    kw.setdefault("principals", (EVERYONE,))
+    ids: list[str] = []
+    page = 1
+    while True:
+        r = backend.query(SearchQuery(text=text, page=page, page_size=100, **kw))
+        ids.extend(h.id for h in r.hits)
+        if len(r.hits) < 100:
+            return r.total, ids
+        page += 1

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from search.analysis import (
     canonical,
     canonical_segment,
+    is_cjk,
     number_key,
+    phrase_cover,
     query_tokens,
     segments,
     token_positions,
@@ -96,3 +101,33 @@ def test_number_key_unifies_brackets_and_spaces():
     for typed in ["梅政办发〔2011〕108号", "梅政办发(2011)108号", "梅政办发[2011]108号",
                   "梅政办发（2011）108号", "梅政办发【2011】108号", " 梅政办发 〔2011〕 108 号"]:  # fmt: skip
         assert number_key(typed) == want
+
+
+def _cover_matches(text: str, seg: list[str]) -> bool:
+    """What an engine does: tokens of the cover at exact relative positions."""
+    if len(seg) == 1 and is_cjk(seg[0]):
+        return seg[0] in unigram_counts(text)
+    poses = token_positions(text)
+    cover = phrase_cover(seg)
+    first_off, first_tok = cover[0]
+    return any(
+        all(p - first_off + off in poses.get(tok, ()) for off, tok in cover)
+        for p in poses.get(first_tok, ())
+    )
+
+
+PIECES = ["电", "子", "政", "务", "电子", "政务", "a", "b1", "2011", "号", "Ａ"]
+SEPS = ["", "", "", " ", "\n", "。", "(", "、"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    doc=st.lists(st.tuples(st.sampled_from(PIECES), st.sampled_from(SEPS)), max_size=25),
+    query=st.lists(st.tuples(st.sampled_from(PIECES), st.sampled_from(["", "", " "])), min_size=1, max_size=5),
+)
+def test_phrase_cover_is_exactly_the_substring_model(doc, query):
+    text = "".join(p + s for p, s in doc)
+    qtext = "".join(p + s for p, s in query)
+    for seg in segments(qtext):
+        expected = canonical_segment(seg) in canonical(text)
+        assert _cover_matches(text, seg) == expected, (text, seg)

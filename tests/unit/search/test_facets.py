@@ -6,8 +6,7 @@ from collections import Counter
 
 from search import SearchQuery
 
-from .conftest import all_ids
-from .corpus import NOW, oracle_ids
+from .corpus import NOW, all_ids, oracle_ids
 
 
 def _matching(corpus, q):

@@ -10,8 +10,7 @@ import pytest
 from search import SearchQuery
 from search.backend import EVERYONE
 
-from .conftest import all_ids
-from .corpus import NOW, oracle_ids, visible
+from .corpus import NOW, all_ids, oracle_ids, visible
 
 PRINCIPAL_SETS = [
     (EVERYONE,),

@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 from search import SearchQuery
 from search.query import parse
 
-from .conftest import all_ids
-from .corpus import NOW, make_corpus, oracle_ids
+from .corpus import NOW, all_ids, make_corpus, oracle_ids
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 _CORPUS = make_corpus(300)

@@ -11,8 +11,7 @@ from whoosh.query import Term
 from search import IndexBusy, SearchQuery, WhooshBackend
 from search.backend import EVERYONE
 
-from .conftest import all_ids
-from .corpus import NOW, make_corpus, oracle_ids
+from .corpus import NOW, all_ids, make_corpus, oracle_ids
 
 
 def _gens(path: Path) -> list[str]:
@@ -128,9 +127,24 @@ def test_failed_rebuild_keeps_the_live_index(small):
         b.rebuild(broken())
     assert _gens(b.path) == before
     assert _n(b) == len(oracle_ids(docs_a, "政"))
-    with pytest.raises(ValueError):
-        b.rebuild([{"id": "x", "title": 42}])
     assert _gens(b.path) == before
+
+
+def test_invalid_documents_are_skipped_not_fatal(small, caplog):
+    b, docs_a, _ = small
+    bad = [{"id": "x", "title": 42}, {"id": ""}, {"title": "无编号"}, {"id": "y", "colour": "red"}]
+    good = {"id": "ok", "text": "有效文档", "allowed": [EVERYONE]}
+    assert b.index(bad + [good]) == 1
+    assert _n(b, "有效文档") == 1
+    assert b.rebuild(bad + [good]) == 1
+    assert b.doc_count() == 1
+    assert "skipping invalid document" in caplog.text
+
+
+def test_same_id_twice_in_one_batch(small):
+    b, _, _ = small
+    b.index([{"id": "z", "text": "旧内容", "allowed": [EVERYONE]}, {"id": "z", "text": "新内容", "allowed": [EVERYONE]}])
+    assert _n(b, "旧内容") == 0 and _n(b, "新内容") == 1
 
 
 def test_duplicate_ids_in_rebuild_last_wins_and_clear(small):

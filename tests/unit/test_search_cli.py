@@ -1,0 +1,160 @@
+"""`portal -c INI reindex` and `portal -c INI indexer [--once]` on a throwaway SQLite database.
+
+The .ini turns off the after-commit drain and the drain at start-up, so that what reaches the index
+is exactly what these commands put there.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
+from portal import content
+from portal.cli import main, script_request
+from portal.models import Node, Unit
+from search import SearchQuery, WhooshBackend
+from search.backend import EVERYONE
+from search.outbox import SearchOutbox
+
+INI = """\
+[app:main]
+use = egg:huangmei-portal
+pyramid.reload_templates = false
+pyramid.default_locale_name = zh_CN
+sqlalchemy.url = sqlite:///{db}
+portal.session_secret = cli-search-test-secret-0123456789-0123456789-0123456789
+portal.secure_cookies = false
+portal.blobs_dir = {blobs}
+portal.max_upload_size = 20MB
+search.index_dir = {index}
+search.drain_after_commit = false
+search.drain_on_start = false
+"""
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: Any) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("search-cli")
+    ini = tmp / "test.ini"
+    ini.write_text(INI.format(db=tmp / "portal.db", blobs=tmp / "blobs", index=tmp / "index"), encoding="utf-8")
+    code, out, err = run_cli(str(ini), "init")
+    assert code == 0, err
+    return {"ini": str(ini), "db": tmp / "portal.db", "index": tmp / "index"}
+
+
+@pytest.fixture
+def db(env: dict[str, Any]) -> Any:
+    engine = create_engine(f"sqlite:///{env['db']}")
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
+
+
+@pytest.fixture
+def index(env: dict[str, Any]) -> Any:
+    """The index as a web process would open it."""
+    backend = WhooshBackend(env["index"])
+    yield backend
+    backend.close()
+
+
+def run_cli(ini: str, *args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["-c", ini, *args])
+    return code, out.getvalue(), err.getvalue()
+
+
+def publish_disclosure(ini: str, title: str, body: str) -> int:
+    """Create and publish a disclosure in 黄梅镇 in its own committed transaction; returns its id."""
+    with script_request(ini) as request:
+        town = request.dbsession.scalar(select(Unit).where(Unit.title == "黄梅镇"))
+        node = content.create(request, town, "Disclosure", {"title": title, "body": body, "subject": "综合政务",
+                                                             "genre": "通知"})
+        content.set_state(request, node, "published", "publish")
+        return node.id
+
+
+def delete_node(ini: str, node_id: int) -> None:
+    with script_request(ini) as request:
+        content.delete(request, request.dbsession.get(Node, node_id))
+
+
+def hits(backend: WhooshBackend, text: str) -> list[str]:
+    return [h.id for h in backend.query(SearchQuery(text=text, principals=[EVERYONE])).hits]
+
+
+def waiting(db: Session) -> int:
+    db.expire_all()
+    return db.scalar(select(func.count(SearchOutbox.id)))
+
+
+def indexable_count(db: Session) -> int:
+    return db.scalar(select(func.count(Node.id)).where(Node.type.notin_(("Portal", "Unit", "Folder"))))
+
+
+def test_init_leaves_the_standard_pages_in_the_outbox(env, db):
+    """With the drains off, nothing is indexed until a command does it."""
+    assert waiting(db) > 0
+    assert indexable_count(db) > 30  # every unit's 信息公开指南
+
+
+def test_reindex_prints_the_count_and_the_document_is_found(env, db, index):
+    node_id = publish_disclosure(env["ini"], "重建索引测试", "<p>全量重建之后可以检索</p>")
+    assert hits(index, "全量重建") == []
+    code, out, err = run_cli(env["ini"], "reindex")
+    assert code == 0, err
+    match = re.search(r"indexed (\d+) documents into (.+)", out)
+    assert match, out
+    assert int(match.group(1)) == indexable_count(db)
+    assert Path(match.group(2).strip()) == Path(env["index"])
+    assert hits(index, "全量重建") == [str(node_id)]
+    assert hits(index, "政府信息公开指南")  # the units' guides, published at init
+    assert index.doc_count() == indexable_count(db)
+    assert waiting(db) == 0  # what the rebuild covered is done with
+
+
+def test_reindex_while_a_searcher_of_the_old_index_is_open(env, db, index):
+    before = publish_disclosure(env["ini"], "旧索引文件", "<p>旧代索引内容</p>")
+    assert run_cli(env["ini"], "reindex")[0] == 0
+    assert hits(index, "旧代索引") == [str(before)]
+    old_searcher = index._reader().searcher  # a search in progress on the old generation
+    old_count = old_searcher.doc_count()
+
+    after = publish_disclosure(env["ini"], "新索引文件", "<p>新代索引内容</p>")
+    code, out, err = run_cli(env["ini"], "reindex")
+    assert code == 0, err
+
+    assert old_searcher.doc_count() == old_count  # still readable after the swap
+    assert hits(index, "新代索引") == [str(after)]  # the next query sees the new generation
+    assert hits(index, "旧代索引") == [str(before)]
+    gens = [p for p in Path(env["index"]).iterdir() if p.is_dir() and p.name.startswith("gen-")]
+    assert len(gens) == 1
+
+
+def test_indexer_once_applies_the_waiting_outbox_rows(env, db, index):
+    assert run_cli(env["ini"], "reindex")[0] == 0
+    node_id = publish_disclosure(env["ini"], "外包箱处理", "<p>索引进程应用外包箱</p>")
+    assert waiting(db) > 0 and hits(index, "索引进程") == []
+    code, out, err = run_cli(env["ini"], "indexer", "--once")
+    assert code == 0, err
+    assert re.search(r"applied \d+ changes, 0 waiting", err), err
+    assert waiting(db) == 0
+    assert hits(index, "索引进程") == [str(node_id)]
+
+    delete_node(env["ini"], node_id)
+    assert waiting(db) > 0 and hits(index, "索引进程") == [str(node_id)]
+    assert run_cli(env["ini"], "indexer", "--once")[0] == 0
+    assert waiting(db) == 0 and hits(index, "索引进程") == []
+
+
+def test_indexer_once_with_nothing_waiting(env, db):
+    assert run_cli(env["ini"], "indexer", "--once")[0] == 0
+    code, out, err = run_cli(env["ini"], "indexer", "--once")
+    assert code == 0 and "applied" not in err and waiting(db) == 0
