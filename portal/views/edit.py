@@ -1,7 +1,7 @@
 """Add and edit forms, generated from each type's colander schema (one pair of views for all types)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import colander
 import deform
@@ -55,6 +55,25 @@ def field_error(form: deform.Form, error: ContentError) -> str:
     return form.render()
 
 
+def submit(request: Any, context: Node, form: deform.Form, title: Any, apply: Callable[[dict[str, Any]], Any]) -> Any:
+    """Handle a posted form: cancel, or validate and `apply`; errors re-show the form and roll the
+    request back (so an upload of a refused form leaves no file). None when nothing was posted."""
+    if "cancel" in request.POST:
+        return HTTPFound(request.resource_url(context))
+    if "save" not in request.POST:
+        return None
+    try:
+        appstruct = form.validate(request.POST.items())
+    except deform.ValidationFailure as e:
+        request.tm.doom()
+        return render(request, form, e.render(), title)
+    try:
+        return apply(appstruct)
+    except ContentError as e:
+        request.tm.doom()
+        return render(request, form, field_error(form, e), title)
+
+
 @view_config(context=Node, name="add", permission="add", renderer=template("form.pt"))
 def add_view(context: Node, request: Any) -> Any:
     info = type_info(request.registry, request.params.get("type", ""))
@@ -65,22 +84,13 @@ def add_view(context: Node, request: Any) -> Any:
     title = _("Add ${type}", mapping={"type": request.localizer.translate(info.title)})
     form = make_form(request, info.schema(request, None), _("Save"))
     form.action = request.resource_url(context, "@@add", query={"type": info.name})
-    if "cancel" in request.POST:
-        return HTTPFound(request.resource_url(context))
-    if "save" in request.POST:
-        try:
-            appstruct = form.validate(request.POST.items())
-        except deform.ValidationFailure as e:
-            request.tm.doom()
-            return render(request, form, e.render(), title)
-        try:
-            node = content.create(request, context, info.name, appstruct)
-        except ContentError as e:
-            request.tm.doom()
-            return render(request, form, field_error(form, e), title)
+
+    def create(appstruct: dict[str, Any]) -> Any:
+        node = content.create(request, context, info.name, appstruct)
         flash(request, _("Created. It is private until it is submitted and published."))
         return HTTPFound(request.resource_url(node))
-    return render(request, form, form.render(), title)
+
+    return submit(request, context, form, title, create) or render(request, form, form.render(), title)
 
 
 @view_config(context=Node, name="edit", permission="edit", renderer=template("form.pt"))
@@ -89,26 +99,17 @@ def edit_view(context: Node, request: Any) -> Any:
     title = _("Edit ${title}", mapping={"title": context.title})
     form = make_form(request, info.schema(request, context), _("Save"), version=context.version)
     form.action = request.resource_url(context, "@@edit")
-    if "cancel" in request.POST:
-        return HTTPFound(request.resource_url(context))
-    if "save" in request.POST:
-        try:
-            appstruct = form.validate(request.POST.items())
-        except deform.ValidationFailure as e:
-            request.tm.doom()
-            return render(request, form, e.render(), title)
+
+    def save(appstruct: dict[str, Any]) -> Any:
         try:
             outcome = content.save(request, context, appstruct, expected_version=appstruct.get("_version"))
-        except Conflict:
+        except Conflict:  # nothing is written: the other save stays, this one is still in the form
             request.tm.doom()
             request.response.status = 409
-            result = render(request, form, form.render(appstruct), title)
-            result["conflict"] = True
-            return result
-        except ContentError as e:
-            request.tm.doom()
-            return render(request, form, field_error(form, e), title)
+            return {**render(request, form, form.render(appstruct), title), "conflict": True}
         flash(request, _("Saved. The change waits for review; the public still sees the published version.")
               if outcome == "draft" else _("Saved."))
         return HTTPFound(request.resource_url(context))
-    return render(request, form, form.render(form_values(context)), title)
+
+    return submit(request, context, form, title, save) or render(request, form, form.render(form_values(context)),
+                                                                 title)
