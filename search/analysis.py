@@ -65,6 +65,8 @@ __all__ = [
     "query_tokens",
     "phrase_cover",
     "canonical",
+    "canonical_segment",
+    "iter_matches",
     "is_cjk",
     "number_key",
 ]
@@ -89,7 +91,6 @@ _CLOSE_BRACKETS = "〕〙〗】])}>﹞"
 _BRACKETS = str.maketrans(
     {**{c: "(" for c in _OPEN_BRACKETS}, **{c: ")" for c in _CLOSE_BRACKETS}}
 )
-
 
 
 def normalize(text: str) -> str:

@@ -53,7 +53,13 @@ Progress = Callable[[int], Any]
 
 @dataclass(frozen=True)
 class SearchQuery:
-    """What a visitor asked for.  Every field is safe to take from a request."""
+    """What a visitor asked for.  Every field is safe to take from a request.
+
+    Visibility: a document is found only if its ``allowed`` holds one of
+    ``principals``; if the only such principal is ``system.Everyone``, it
+    must also be in force: ``effective <= now < expires`` (None: open-ended).
+    Staff who may view it through another principal find it whatever its dates.
+    """
 
     text: str = ""
     principals: Sequence[str] = (EVERYONE,)

@@ -17,6 +17,8 @@ def cmd_reindex(args: argparse.Namespace) -> None:
     """Rebuild the whole index from the database beside the live one, then swap (search stays up)."""
     with script_request(args.config) as request:
         backend = request.search_backend
+        # a rebuild may use both cores (the web processes keep one writer process)
+        backend.procs = int(request.registry.settings.get("search.reindex_procs", 2))
         total = count_documents(request.dbsession)
         with tqdm(total=total, unit="doc", desc="reindex", file=sys.stderr) as bar:
             count = rebuild(request.dbsession, backend, progress=bar.update)

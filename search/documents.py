@@ -14,7 +14,7 @@ from sqlalchemy import select
 from portal.models import LocalRole, Node
 from portal.sanitize import html_to_text
 from portal.schemas import to_local
-from portal.workflow import STATES
+from portal.workflow import STAFF_VIEW, STATES
 
 # Containers are navigation, not search results.
 NOT_INDEXED = ("Portal", "Unit", "Folder")
@@ -45,6 +45,7 @@ def allowed_principals(dbsession: Any, node: Node) -> list[str]:
     principals: set[str] = set()
     if Everyone in roles:
         principals.add(Everyone)
+        roles |= set(STAFF_VIEW)  # who still sees a public item outside its dates (portal.workflow)
     if "Owner" in roles and node.owner:
         principals.add(f"user:{node.owner}")
     principals |= {f"role:{r}" for r in roles if r not in (Everyone, "Owner")}

@@ -5,7 +5,7 @@ The public query language is deliberately tiny, because engine syntax
 and surprises for the public:
 
 * words separated by spaces must **all** match (AND);
-* ``"quoted text"`` (also “…”, 「…」, 『…』) is a phrase, spaces inside it
+* ``"quoted text"`` (also ＂…＂, “…”, 「…」, 『…』, 〝…〞) is a phrase, spaces inside it
   are ignored between Chinese characters;
 * punctuation and symbols inside a word or phrase split it into parts that
   must all match (a match never spans punctuation, see :mod:`search.analysis`);
@@ -34,7 +34,7 @@ MSG_TOO_MANY = f"搜索词过多，已只按前{MAX_SEGMENTS}个词搜索"
 MSG_OPERATORS = "不支持 AND、OR、NOT 等搜索语法，已忽略；多个词之间表示同时包含"
 
 _OPERATORS = frozenset({"AND", "OR", "NOT", "&&", "||"})
-_QUOTES = frozenset('"“”「」『』')
+_QUOTES = frozenset('"＂“”「」『』〝〞')
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,10 @@ Visibility (principals, facet filters, subtree, effective/expires) is a set
 of document numbers computed from cached term postings and handed to
 Whoosh's ``FilterCollector``, so the engine never collects, counts or facets
 a document the visitor may not see; the text query itself only decides what
-matches and how it scores.
+matches and how it scores.  The effective/expires window applies to what is
+visible through ``system.Everyone`` only: a visitor who may view a document
+through another principal (its editor, a reviewer) finds it whatever its
+dates, as the portal's security policy lets them view it.
 
 whoosh3 3.54 defects worked around here (each has a regression test):
 
@@ -40,6 +43,7 @@ whoosh3 3.54 defects worked around here (each has a regression test):
 from __future__ import annotations
 
 import contextlib
+import heapq
 import itertools
 import logging
 import marshal
@@ -48,27 +52,25 @@ import shutil
 import threading
 import time
 import uuid
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from whoosh import collectors, fields, formats, index, sorting, writing
+from whoosh.analysis import Token, Tokenizer
+from whoosh.codec import base as codec_base
+from whoosh.filedb import compound, structfile
 from whoosh.filedb.filestore import FileStorage
 from whoosh.matching import binary, mcore, wrappers
-from whoosh.analysis import Token, Tokenizer
-from whoosh.query import (
-    Every,
-    NullQuery,
-    Or,
-    Query,
-    Term,
-)
+from whoosh.query import Every, NullQuery, Or, Query, Require, Term
 from whoosh.system import pack_uint
 from whoosh.util import make_binary_tree
 from whoosh.util.times import long_to_datetime
 
-from search.analysis import is_cjk, phrase_cover, token_positions, unigram_counts
+from search.analysis import is_cjk, number_key, phrase_cover, token_positions, unigram_counts
 from search.backend import (
+    EVERYONE,
     FACET_FIELDS,
     FILTER_FIELDS,
     SEARCHABLE_FIELDS,
@@ -92,6 +94,7 @@ MAX_PAGE_SIZE = 100
 MAX_PAGE = 1000
 TITLE_BONUS = 10.0  # per query segment found in the title (BM25 scores here are ~2-20)
 NUMBER_BOOST = 1_000_000.0  # an exact 文号/索引号 always ranks first
+DRIVE_FRACTION = 0.2  # visibility sets smaller than this share of the index drive the search
 
 
 class IndexBusy(TimeoutError):
@@ -101,41 +104,199 @@ class IndexBusy(TimeoutError):
 # -- bulk-indexing speed-up ----------------------------------------------------
 
 
-class _MarshalPostingPool(writing.PostingPool):
-    """Whoosh's posting pool, spilling sorted runs with ``marshal`` in chunks.
+class _GroupingPostingPool(writing.PostingPool):
+    """Whoosh's posting pool, grouping postings by term as they arrive.
 
-    Why: a bulk build of ~500 postings per document overflows ``limitmb`` and
-    Whoosh then pickles every posting tuple to a temp file one by one and
-    unpickles it again; that alone was ~40% of indexing time.  ``marshal``
-    of 20k-tuple chunks does the same work in C.  Postings are plain
-    (str, bytes, int, float, bytes|None) tuples, so nothing is lost.
+    Why: Whoosh keeps every posting as a (field, term, doc, weight, value)
+    tuple, sorts them all, pickles them one by one to temp files when
+    ``limitmb`` overflows and merges the files posting by posting in Python;
+    for ~500 postings per document that was over half of bulk-indexing time.
+    Documents arrive in docnum order, so grouping by (field, term) leaves
+    only the distinct terms to sort; spilled runs are ``marshal``-ed groups
+    and merge by term, not by posting.  The output (``items()``) is the same
+    sorted stream of posting tuples Whoosh's writers consume.
     """
 
-    CHUNK = 20_000
+    RECORD = 20_000  # postings per marshal record: bounds memory when merging runs
 
-    def _write_run(self, f: Any, items: Iterable[Any]) -> None:
-        it = iter(items)
-        while chunk := list(itertools.islice(it, self.CHUNK)):
-            marshal.dump(chunk, f)
-        f.close()
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._groups: dict[tuple[str, bytes], list[tuple[int, Any, Any]]] = {}
 
-    def _read_run(self, path: str) -> Iterator[Any]:
+    def add(self, item: tuple[str, bytes, int, Any, Any]) -> None:
+        fieldname, text, docnum, weight, value = item
+        key = (fieldname, text)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = []
+            self.fieldnames.add(fieldname)
+            self.currentsize += 250 + len(text)  # key tuple, dict slot, list
+        group.append((docnum, weight, value))
+        self.currentsize += 170 + (len(value) if value else 0)  # tuple, int, float, bytes
+        if self.currentsize > self.limit:
+            self.save()
+
+    def _sorted_groups(self) -> list[tuple[tuple[str, bytes], list[Any]]]:
+        groups = sorted(self._groups.items())
+        for _, postings in groups:
+            postings.sort()  # already in docnum order: a linear check
+        return groups
+
+    def save(self) -> None:
+        if self._groups:
+            path, f = self._new_run()
+            record: list[tuple[Any, list[Any]]] = []
+            size = 0
+            for key, postings in self._sorted_groups():
+                for i in range(0, len(postings), self.RECORD):
+                    part = postings[i : i + self.RECORD]
+                    record.append((key, part))
+                    size += len(part)
+                    if size >= self.RECORD:
+                        marshal.dump(record, f)
+                        record, size = [], 0
+            if record:
+                marshal.dump(record, f)
+            f.close()
+            self._add_run(path)
+            self._groups = {}
+        self.currentsize = 0
+
+    def _read_groups(self, path: str, order: int) -> Iterator[tuple[Any, int, int, list[Any]]]:
+        """(key, run order, sequence, postings); a big group may span records."""
         f = self._open_run(path)
+        seq = 0
         try:
             while True:
                 try:
-                    chunk = marshal.load(f)
+                    record = marshal.load(f)
                 except EOFError:
                     return
-                yield from chunk
+                for key, postings in record:
+                    yield key, order, seq, postings
+                    seq += 1
         finally:
             f.close()
             self._remove_run(path)
 
+    def items(self, maxfiles: int = 128) -> Iterator[tuple[str, bytes, int, Any, Any]]:
+        if not self.runs:
+            merged: Iterable[tuple[Any, int, int, list[Any]]] = (
+                (key, 0, 0, postings) for key, postings in self._sorted_groups()
+            )
+            self._groups = {}
+        else:
+            self.save()
+            runs, self.runs = self.runs, []
+            # runs hold increasing docnum ranges, so equal terms concatenate in
+            # (run, sequence) order; the tuple never compares the posting lists
+            merged = heapq.merge(*(self._read_groups(p, i) for i, p in enumerate(runs)))
+        for (fieldname, text), _, _, postings in merged:
+            for docnum, weight, value in postings:
+                yield fieldname, text, docnum, weight, value
 
-# Module-level so that MpWriter's forked sub-writers use it too (whoosh3 3.54
-# ignores SegmentWriter's ``poolclass`` argument).
-writing.PostingPool = _MarshalPostingPool  # type: ignore[misc]
+    # Whoosh's generic run API (used by MpWriter without ``multisegment``)
+
+    def _write_run(self, f: Any, items: Iterable[Any]) -> None:
+        for key, group in itertools.groupby(items, key=lambda it: (it[0], it[1])):
+            marshal.dump([(key, [(d, w, v) for _, _, d, w, v in group])], f)
+        f.close()
+
+    def _read_run(self, path: str) -> Iterator[Any]:
+        for (fieldname, text), _, _, postings in self._read_groups(path, 0):
+            for docnum, weight, value in postings:
+                yield fieldname, text, docnum, weight, value
+
+
+class _CachedLengths:
+    """Per-document field lengths read once per field instead of per posting.
+
+    Why: when writing postings Whoosh looks up the document's field length
+    for every posting (a seek + read in the lengths column, ~15% of bulk
+    indexing); a list indexed by docnum does the same in C.
+    """
+
+    def __init__(self, pdr: Any) -> None:
+        self._pdr = pdr
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pdr, name)
+
+    def doc_field_length_reader(self, fieldname: str, default: int = 0) -> Any:
+        get = self._pdr.doc_field_length_reader(fieldname, default)
+        return [get(d) for d in range(self._pdr.doc_count_all())].__getitem__
+
+
+_add_postings = codec_base.FieldWriter.add_postings
+
+
+def _add_postings_cached(self: Any, schema: Any, lengths: Any, items: Any) -> Any:
+    if lengths is not None and hasattr(lengths, "doc_field_length_reader"):
+        lengths = _CachedLengths(lengths)
+    return _add_postings(self, schema, lengths, items)
+
+
+# Module-level so that MpWriter's forked sub-writers use them too (whoosh3
+# 3.54 ignores SegmentWriter's ``poolclass`` argument).
+writing.PostingPool = _GroupingPostingPool  # type: ignore[misc]
+codec_base.FieldWriter.add_postings = _add_postings_cached  # type: ignore[method-assign]
+
+
+# -- reading without copying ---------------------------------------------------
+
+
+class _ViewIO:
+    """A read-only file over a memoryview (of the mmapped segment), no copy."""
+
+    __slots__ = ("_mv", "_pos", "_len")
+
+    def __init__(self, mv: memoryview) -> None:
+        self._mv, self._pos, self._len = mv, 0, len(mv)
+
+    def read(self, size: int | None = -1) -> bytes:
+        pos = self._pos
+        end = self._len if size is None or size < 0 else min(self._len, pos + size)
+        self._pos = end
+        return self._mv[pos:end].tobytes()
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        out = bytearray()
+        while (size is None or size < 0 or len(out) < size) and self._pos < self._len:
+            ch = self._mv[self._pos : self._pos + 1].tobytes()
+            self._pos += 1
+            out += ch
+            if ch == b"\n":
+                break
+        return bytes(out)
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        base = 0 if whence == 0 else self._pos if whence == 1 else self._len
+        self._pos = max(0, base + pos)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def close(self) -> None:
+        self._mv = memoryview(b"")
+
+
+class _ViewBufferFile(structfile.BufferFile):
+    """``BufferFile`` without whoosh3's ``BytesIO(buf)``, which copies the whole
+    mmapped file: ~1.2 GB of RAM per open searcher on a 100k-document index."""
+
+    def __init__(self, buf: Any, name: str | None = None, onclose: Any = None) -> None:
+        super().__init__(b"", name=name, onclose=onclose)
+        self._buf = buf
+        self.file = _ViewIO(buf if isinstance(buf, memoryview) else memoryview(buf))
+
+
+compound.BufferFile = _ViewBufferFile  # type: ignore[misc]
 
 
 # -- fields -------------------------------------------------------------------
@@ -227,8 +388,6 @@ def normalize_prefix(path: str) -> str:
 
 def whoosh_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
     """A prepared document (see :func:`prepare_document`) → ``add_document`` kwargs."""
-    from search.analysis import number_key
-
     texts: list[str] = []
     for name in SEARCHABLE_FIELDS:
         value = doc.get(name)
@@ -381,6 +540,43 @@ class ExactConjunction(Query):
         return _ConjunctionMatcher(ms, groups)
 
 
+class _DocSet(Query):
+    """Matches a given set of (global) docnums; used to *drive* a search.
+
+    Why: the visibility set is also a filter in the collector, but when it is
+    small (a unit filter, a subtree, staff-only documents) intersecting the
+    text query with it first lets the term matchers skip ahead instead of
+    producing every text match only for the collector to drop it.
+    """
+
+    def __init__(self, docs: set[int], offsets: dict[int, tuple[int, int]]) -> None:
+        self.docs, self.offsets = docs, offsets
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        return f"_DocSet({len(self.docs)} docs)"
+
+    def normalize(self) -> _DocSet:
+        return self
+
+    def estimate_size(self, ixreader: Any) -> int:
+        return len(self.docs)
+
+    def matcher(self, searcher: Any, context: Any = None) -> Any:
+        off, n = self.offsets.get(id(searcher), (0, searcher.doc_count_all()))
+        ids = sorted(d - off for d in self.docs if off <= d < off + n)
+        return mcore.ListMatcher(ids, all_weights=1.0) if ids else mcore.NullMatcher()
+
+
+def _leaf_offsets(searcher: Any) -> dict[int, tuple[int, int]]:
+    return {id(s): (off, s.doc_count_all()) for s, off in searcher.leaf_searchers()}
+
+
 # -- query building -----------------------------------------------------------
 
 
@@ -448,6 +644,22 @@ def _positive_int(value: Any, default: int) -> int:
     return n if n > 0 else default
 
 
+def _column_values(reader: Any, name: str) -> Iterator[Any]:
+    """A column's raw value for every docnum, segment by segment.
+
+    Not the multi-segment column reader: a segment's column can be shorter than the segment
+    (or missing), and whoosh3's MultiColumnReader then shifts or overruns docnums.
+    """
+    for leaf, _offset in reader.leaf_readers():
+        count = leaf.doc_count_all()
+        col = leaf.column_reader(name) if leaf.has_column(name) else None
+        for d in range(count):
+            try:
+                yield col[d] if col is not None else None
+            except IndexError:
+                yield None
+
+
 class _TopCollector(collectors.TopCollector):
     """Top-N by score plus per-document bonus, counting every match.
 
@@ -467,17 +679,28 @@ class _TopCollector(collectors.TopCollector):
         return super()._collect(global_docnum, score + extra if extra else score)
 
 
-def _collector(limit: int, by_date: bool, facet_names: list[str], bonus: dict[int, float]) -> collectors.Collector:
+class _Recorder(collectors.WrappingCollector):
+    """Remembers every collected (global) docnum, for facet counting.
+
+    Why not Whoosh's ``FacetCollector``: it categorises each match per facet
+    in Python (decode, key, map); counting a cached docnum→value list with
+    ``Counter`` is several times faster.
+    """
+
+    def __init__(self, child: collectors.Collector) -> None:
+        self.child = child
+        self.docnums: list[int] = []
+
+    def collect(self, sub_docnum: int) -> Any:
+        self.docnums.append(self.child.offset + sub_docnum)
+        return self.child.collect(sub_docnum)
+
+
+def _collector(limit: int, by_date: bool, bonus: dict[int, float]) -> collectors.Collector:
     """A collector that sees *every* match, so totals and facets are exact."""
-    c: collectors.Collector
     if by_date:
-        c = collectors.SortingCollector(sorting.FieldFacet("published", reverse=True), limit=limit)
-    else:
-        c = _TopCollector(limit, bonus)
-    if facet_names:
-        facets = {f: sorting.FieldFacet(f) for f in facet_names}
-        c = collectors.FacetCollector(c, facets, maptype=sorting.Count)
-    return c
+        return collectors.SortingCollector(sorting.FieldFacet("published", reverse=True), limit=limit)
+    return _TopCollector(limit, bonus)
 
 
 def _prepare(doc: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -502,7 +725,7 @@ def _col_date(col: Any, docnum: int) -> datetime:
 class _Reader:
     """One thread's searcher plus docnum sets cached for its lifetime."""
 
-    __slots__ = ("gen", "ix", "searcher", "_sets", "_cached_items", "_dated")
+    __slots__ = ("gen", "ix", "searcher", "_sets", "_cached_items", "_dated", "_facets")
     #: Bound on docnums held in cached filter sets (~50 bytes each).
     MAX_CACHED_ITEMS = 2_000_000
 
@@ -511,6 +734,7 @@ class _Reader:
         # plain sets (Whoosh's filter rejects frozenset); never mutated
         self._sets: dict[tuple[str, str], set[int]] = {}
         self._cached_items = 0
+        self._facets: dict[str, list[str | None]] = {}
         self._dated: list[tuple[int, datetime | None, datetime | None]] | None = None
 
     def refresh(self) -> None:
@@ -524,6 +748,7 @@ class _Reader:
             self.searcher.close()
             self.searcher = self.ix.searcher()
             self._sets, self._cached_items = {}, 0
+            self._facets = {}
             self._dated = None
 
     def term_docs(self, field: str, text: str) -> set[int]:
@@ -556,6 +781,21 @@ class _Reader:
             ]
         return {d for d, e, x in self._dated if (e is not None and e > now) or (x is not None and x <= now)}
 
+    def facet_values(self, name: str) -> list[str | None]:
+        """The facet field's value for every docnum (None when empty)."""
+        values = self._facets.get(name)
+        if values is None:
+            decoded: dict[Any, str | None] = {}
+            values = []
+            for raw in _column_values(self.searcher.reader(), name):
+                v = decoded.get(raw)
+                if v is None and raw not in decoded:
+                    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+                    v = decoded[raw] = text or None
+                values.append(v)
+            self._facets[name] = values
+        return values
+
     def allowed(self, clauses: list[list[tuple[str, str]]]) -> set[int]:
         """Docnums satisfying every clause (each an OR of terms)."""
         sets = []
@@ -577,7 +817,8 @@ class WhooshBackend(SearchBackend):
     """A Whoosh index under ``path``.
 
     :param procs: writer processes for :meth:`rebuild` (Whoosh ``MpWriter``
-        when > 1).
+        when > 1; ``progress`` then counts documents handed to the writer
+        processes, and the final wait for them follows).
     :param limitmb: memory per writer process before postings spill to disk.
     :param writer_timeout: seconds :meth:`index`/:meth:`unindex` wait for
         the write lock before raising :class:`IndexBusy` (a rebuild holds it
@@ -687,20 +928,32 @@ class WhooshBackend(SearchBackend):
         allow = reader.allowed(clauses)
         if not allow:  # Whoosh treats an empty allow-set as "no filter"
             return SearchResults(0, [], {f: [] for f in facet_names}, message)
-        hidden = reader.hidden(now) or None
+        hidden = reader.hidden(now)
+        if hidden:
+            # The effective/expiry window limits only what is visible through Everyone:
+            # whoever may view an item through another principal (its editor, reviewers)
+            # finds it whatever its dates.
+            others = [(f, t) for f, t in clauses[0] if t != EVERYONE]
+            if others:
+                hidden = hidden - reader.allowed([others])
         by_date = q.sort == "date" or browsing
         main = Every() if browsing else _text_query(parsed, searcher.reader())
+        if len(allow) < DRIVE_FRACTION * searcher.doc_count_all():
+            main = Require(main, _DocSet(allow, _leaf_offsets(searcher)))
         bonus = {} if by_date else _bonuses(searcher, parsed)
-        collector = collectors.FilterCollector(_collector(page * size, by_date, facet_names, bonus), allow, hidden)
+        inner = _collector(page * size, by_date, bonus)
+        recorder = _Recorder(inner) if facet_names else None
+        collector = collectors.FilterCollector(recorder or inner, allow, hidden or None)
         searcher.search_with_collector(main, collector)
         results = collector.results()
         total = len(results)
         hits = [self._hit(h, parsed, by_date) for h in results[(page - 1) * size : page * size]]
         facets: dict[str, list[tuple[str, int]]] = {}
         for name in facet_names:
-            groups = results.groups(name)
-            counted = [(str(k), int(v)) for k, v in groups.items() if k not in (None, "", b"")]
-            facets[name] = sorted(counted, key=lambda kv: (-kv[1], kv[0]))
+            assert recorder is not None
+            counts = Counter(map(reader.facet_values(name).__getitem__, recorder.docnums))
+            counts.pop(None, None)
+            facets[name] = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         return SearchResults(total, hits, facets, message)
 
     @staticmethod

@@ -6,6 +6,7 @@ columns (索引号, 标题, 发布机构, 文号, 成文日期, 发布日期, �
 (主题分类), genre (体裁), year and unit, with exact counts.
 """
 from __future__ import annotations
+import re
 
 import datetime as dt
 import urllib.parse
@@ -98,7 +99,8 @@ def facets(res: webtest.TestResponse) -> dict[str, dict[str, int]]:
 
 def total_shown(res: webtest.TestResponse) -> int:
     doc = lxml.html.fromstring(res.text)
-    return int(doc.xpath('//section[@class="results"]/p[@class="meta"]')[0].text_content().split()[0])
+    text = doc.xpath('//section[@class="results"]/p[@class="meta"]')[0].text_content()
+    return int(re.search(r"\d+", text).group())  # "共 N 件文件" (or "N documents")
 
 
 def xxgk(testapp: webtest.TestApp, where: str = "/", headers: dict[str, str] | None = None,

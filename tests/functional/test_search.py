@@ -285,12 +285,6 @@ def test_out_of_date_items_are_hidden_from_the_public(testapp, dbsession, backen
     assert testapp.get(path_of(item["@id"]), status="*").status_int in (302, 401, 403)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: the effective/expiry window hides an item from everybody in search, although its editor, "
-    "the reviewers and managers may view it (portal.workflow.permission_map gives STAFF_VIEW): "
-    "search/whoosh_backend.py WhooshBackend.query removes the documents not in force at `now` (the "
-    "`hidden` set of the FilterCollector) whoever asks, and search/documents.py allowed_principals leaves "
-    "the window to it; only the Everyone part of `allowed` should be subject to the window"))
 @pytest.mark.parametrize("when", ["future-effective", "past-expiry"])
 @pytest.mark.parametrize("state", ["private", "published"])
 def test_out_of_date_items_are_found_by_their_editor(testapp, dbsession, backend, tokens, town, when, state):

@@ -90,8 +90,12 @@ def make_corpus(n: int = 300, seed: int = 20111028) -> list[dict[str, Any]]:
 
 
 def visible(doc: dict[str, Any], principals: Sequence[str] = (EVERYONE,), now: datetime = NOW) -> bool:
-    if not set(doc.get("allowed") or ()) & set(principals):
+    """The rule: allowed ∩ principals; the date window binds only the Everyone grant."""
+    granted = set(doc.get("allowed") or ()) & set(principals)
+    if not granted:
         return False
+    if granted - {EVERYONE}:
+        return True
     eff, exp = doc.get("effective"), doc.get("expires")
     return (eff is None or eff <= now) and (exp is None or now < exp)
 

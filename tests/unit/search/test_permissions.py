@@ -96,3 +96,27 @@ def test_browsing_without_text_is_filtered(backend, corpus):
     total, ids = all_ids(backend, "", filters={"unit": ["zfb"]}, sort="date")
     expected = {d["id"] for d in corpus if d["unit"] == "zfb" and visible(d)}
     assert set(ids) == expected and total == len(expected)
+
+
+def test_date_window_binds_only_the_everyone_grant(tmp_path):
+    """The public loses an out-of-date item; whoever may view it otherwise still finds it."""
+    from search import WhooshBackend
+
+    b = WhooshBackend(tmp_path / "ix")
+    old = NOW - timedelta(days=1)
+    b.index(
+        [
+            {"id": "pub", "text": "时效窗口", "allowed": [EVERYONE, "user:editor"], "expires": old},
+            {"id": "own", "text": "时效窗口", "allowed": ["user:editor"], "effective": NOW + timedelta(days=1)},
+        ]
+    )
+
+    def found(*principals: str) -> set[str]:
+        r = b.query(SearchQuery(text="时效窗口", principals=principals, now=NOW, facets=("unit",)))
+        assert r.total == len(r.hits)
+        return {h.id for h in r.hits}
+
+    assert found(EVERYONE) == set()
+    assert found(EVERYONE, "user:editor") == {"pub", "own"}
+    assert found("user:editor") == {"pub", "own"}
+    assert found(EVERYONE, "user:other") == set()

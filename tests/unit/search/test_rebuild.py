@@ -172,4 +172,12 @@ def test_bulk_build_with_spilling_and_processes(tmp_path, corpus, procs):
     for q in ["电子政务专网", "政", "2011", "108号"]:
         total, ids = all_ids(b, q)
         assert set(ids) == oracle_ids(corpus[:150], q), q
+        # small visibility sets drive the search (docnums across segments)
+        for principals, unit in [(("group:staff",), None), ((EVERYONE,), "zfb")]:
+            total, ids = all_ids(b, q, principals=principals, filters={"unit": [unit]} if unit else {})
+            want = {i for i in oracle_ids(corpus[:150], q, principals)
+                    if unit is None or next(d for d in corpus if d["id"] == i)["unit"] == unit}  # fmt: skip
+            assert set(ids) == want and total == len(want), (q, principals, unit)
+    if procs == 2:
+        assert len(b._reader().searcher.leaf_searchers()) == 2
     b.close()
