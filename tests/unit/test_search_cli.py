@@ -21,21 +21,10 @@ from portal.models import Node, Unit
 from search import SearchQuery, WhooshBackend
 from search.backend import EVERYONE
 from search.outbox import SearchOutbox
+from tests.unit.test_cli import INI as CLI_INI
 
-INI = """\
-[app:main]
-use = egg:huangmei-portal
-pyramid.reload_templates = false
-pyramid.default_locale_name = zh_CN
-sqlalchemy.url = sqlite:///{db}
-portal.session_secret = cli-search-test-secret-0123456789-0123456789-0123456789
-portal.secure_cookies = false
-portal.blobs_dir = {blobs}
-portal.max_upload_size = 20MB
-search.index_dir = {index}
-search.drain_after_commit = false
-search.drain_on_start = false
-"""
+# The CLI tests' settings, with the outbox left alone so each command's own effect shows.
+INI = CLI_INI + "search.drain_after_commit = false\nsearch.drain_on_start = false\n"
 
 
 @pytest.fixture(scope="module")
