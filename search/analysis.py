@@ -31,16 +31,16 @@ exactly when it occurs as a contiguous run of the text's unit stream with no
 boundary inside.  :func:`canonical` renders that stream as a string so that
 this is a plain substring test: ``canonical(segment) in canonical(text)``.
 
-Index tokens (field ``content``/``title``, with positions): one position per
-unit, one extra position per boundary (so nothing is adjacent across it);
-a bigram for every two adjacent CJK units, a word token for every word, and
-a unigram for a CJK unit that is adjacent to a word (so ``108号`` works).
-Every CJK character also goes, without positions, to a separate unigram field
-so a one-character query (``政``) is a single term lookup.
-:func:`query_tokens` builds the matching phrase for a segment: one token per
-position, which makes phrase matching equivalent to the substring test;
-:func:`phrase_cover` is the minimal subset of it that engines check (tokens
-at exact relative offsets, e.g. 电子@0 政务@2 专网@4).
+Index tokens (fields ``content``/``title``): a bigram for every two
+adjacent CJK units, a word token for every word, and a unigram for a CJK unit
+that is adjacent to a word (so ``108号`` works); counted by position (see
+:func:`token_positions`), with a boundary taking a position of its own so
+nothing is adjacent across it.  Engines use them only to find *candidates*:
+a document that contains a segment contains every one of its
+:func:`query_tokens`, so the conjunction of those terms never misses; a
+segment of exactly one token is matched exactly by that term alone.  Longer
+segments and single characters are then checked exactly against the
+document's :func:`canonical` text.
 
 No word segmenter is used, also not for ranking: jieba is not installed, and
 BM25 over bigrams already ranks phrase matches well for this corpus.
@@ -61,12 +61,14 @@ __all__ = [
     "units",
     "segments",
     "token_positions",
-    "unigram_counts",
+    "token_counts",
     "query_tokens",
-    "phrase_cover",
     "canonical",
+    "canonical_units",
     "canonical_segment",
     "iter_matches",
+    "identity_fold",
+    "segment_regex",
     "is_cjk",
     "number_key",
 ]
@@ -120,6 +122,42 @@ def _fold_char(ch: str) -> str:
 # punctuation, unified Han, full-width ASCII): text made only of them can be
 # folded in one C call with offsets unchanged.
 _ONE_TO_ONE_RE = re.compile("[^\x00-\x7f\u3000-\u303f\u4e00-\u9fff\uff01-\uff5e]")
+
+
+def identity_fold(text: str) -> str | None:
+    """:func:`normalize` of ``text`` if it keeps every character's offset, else None.
+
+    Offsets are kept when no character folds to more or fewer than one
+    (checked for the few outside the one-to-one set), none is a combining
+    mark (reordering) and nothing composes (the length is unchanged).
+    """
+    folded = normalize(text)
+    if len(folded) != len(text):
+        return None
+    for ch in set(_ONE_TO_ONE_RE.findall(text)):
+        if len(_fold_char(ch)) != 1 or unicodedata.combining(ch):
+            return None
+    return folded
+
+
+_WORD_CHAR = f"[^\\W_{CJK_RANGES}]"
+
+
+@lru_cache(maxsize=1024)
+def segment_regex(segment: tuple[str, ...]) -> re.Pattern[str]:
+    """Where ``segment`` occurs in normalised text, as group 1 of each match.
+
+    The unit model as a pattern: spaces may sit between units (and must sit
+    between two words), words are whole, and anything else (a boundary)
+    breaks the match.  A lookahead finds overlapping occurrences too.
+    """
+    parts: list[str] = []
+    for j, u in enumerate(segment):
+        word = not is_cjk(u)
+        if j:
+            parts.append("\\s+" if word and not is_cjk(segment[j - 1]) else "\\s*")
+        parts.append(f"(?<!{_WORD_CHAR}){re.escape(u)}(?!{_WORD_CHAR})" if word else re.escape(u))
+    return re.compile("(?=(" + "".join(parts) + "))")
 
 
 def units(text: str) -> list[Unit]:
@@ -225,13 +263,37 @@ def token_positions(texts: str | Iterable[str]) -> dict[str, list[int]]:
     return poses
 
 
-def unigram_counts(texts: str | Iterable[str]) -> Counter[str]:
-    """Every CJK character with its frequency (no positions)."""
-    if isinstance(texts, str):
-        texts = [texts]
+def token_counts(texts: str | Iterable[str]) -> Counter[str]:
+    """Index tokens → number of positions they occur at (what the index stores).
+
+    The same as counting :func:`token_positions` (the reference, and the
+    property tests check it), in fewer Python steps: this is the hot path of
+    bulk indexing.
+    """
     counts: Counter[str] = Counter()
-    for text in texts:
-        counts.update(_CJK_RE.findall(normalize(text)))
+    for text in [texts] if isinstance(texts, str) else texts:
+        prev = BOUNDARY
+        last_cjk = ""
+        lone = False  # the last CJK run is one character right after a word
+        for cjk, word, _ in _UNIT_RE.findall(normalize(text)):
+            if cjk:
+                lone = False
+                if prev == WORD:
+                    counts[cjk[0]] += 1  # unigram next to a word: "108号"
+                    lone = len(cjk) == 1
+                elif prev == CJK:
+                    counts[last_cjk + cjk[0]] += 1  # run continued across a space
+                if len(cjk) > 1:
+                    counts.update(map(str.__add__, cjk, cjk[1:]))
+                last_cjk = cjk[-1]
+                prev = CJK
+            elif word:
+                if prev == CJK and not lone:  # (a lone one already counts at this position)
+                    counts[last_cjk] += 1
+                counts[word] += 1
+                prev = WORD
+            else:
+                prev = BOUNDARY
     return counts
 
 
@@ -258,52 +320,25 @@ def query_tokens(segment: list[str]) -> list[str]:
     return toks
 
 
-def phrase_cover(segment: list[str]) -> list[tuple[int, str]]:
-    """A minimal set of (offset, token) that pins down ``segment`` exactly.
-
-    Checking tokens at exact relative offsets is equivalent to checking all
-    of :func:`query_tokens`: every unit position is covered by a token, and
-    consecutive positions prove there is no boundary in between (a boundary
-    takes a position of its own).  ``电子政务专网`` needs 电子@0 政务@2 专网@4
-    instead of five overlapping bigrams: fewer posting lists to read.
-    """
-    n = len(segment)
-    starts: list[str | None] = []
-    spans: list[int] = []
-    for j, u in enumerate(segment):
-        if not is_cjk(u):
-            starts.append(u)
-            spans.append(1)
-        elif j + 1 < n and is_cjk(segment[j + 1]):
-            starts.append(u + segment[j + 1])
-            spans.append(2)
-        elif (j > 0 and not is_cjk(segment[j - 1])) or j + 1 < n or n == 1:
-            starts.append(u)
-            spans.append(1)
-        else:
-            starts.append(None)  # last CJK unit after a CJK unit
-            spans.append(1)
-    cover: list[tuple[int, str]] = []
-    j = 0
-    while j < n:
-        tok = starts[j]
-        if tok is None:  # only possible for the last unit: reuse the bigram before
-            prev = starts[j - 1]
-            assert prev is not None
-            if not cover or cover[-1][0] != j - 1:
-                cover.append((j - 1, prev))
-            break
-        cover.append((j, tok))
-        j += spans[j]
-    return cover
+_BOUNDARY_RE = re.compile(f"[^\\w\\s{CJK_RANGES}]|_")
+_WORD_RE = re.compile(f"([^\\W_{CJK_RANGES}]+)")
+_SPACE_RE = re.compile(r"\s+")
 
 
 def canonical(text: str) -> str:
     """The unit stream as a string, so exact matching is ``in``.
 
     CJK units appear as themselves, words as ``\\x01word\\x01``, boundaries as
-    ``\\x02``.  This is the reference semantics (tests use it as the oracle).
+    ``\\x02``, and whitespace not at all -- three C-level substitutions on
+    the normalised text (:func:`canonical_units` is the same by the unit
+    stream, and the tests hold them equal).
     """
+    marked = _WORD_RE.sub("\x01\\1\x01", _BOUNDARY_RE.sub("\x02", normalize(text)))
+    return _SPACE_RE.sub("", marked)
+
+
+def canonical_units(text: str) -> str:
+    """:func:`canonical` spelled out over the unit stream (the reference)."""
     out: list[str] = []
     for m in _UNIT_RE.finditer(normalize(text)):
         cjk, word, _ = m.groups()

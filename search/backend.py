@@ -124,6 +124,12 @@ class SearchBackend(abc.ABC):
         swap new searches see the new one.  Returns the number of documents.
         """
 
+    @property
+    def needs_rebuild(self) -> bool:
+        """True when the index lost its documents (an index format upgrade) and
+        must be rebuilt from the database."""
+        return False
+
     def close(self) -> None:  # pragma: no cover - optional
         """Release open files."""
 

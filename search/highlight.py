@@ -11,20 +11,32 @@ from __future__ import annotations
 from html import escape
 from typing import Sequence
 
-from search.analysis import Unit, iter_matches, units
+from search.analysis import Unit, identity_fold, iter_matches, segment_regex, units
 
 FRAGMENT_CHARS = 90
 MAX_FRAGMENTS = 2
 
 
 def match_spans(text: str, segs: Sequence[Sequence[str]], doc_units: list[Unit] | None = None) -> list[tuple[int, int]]:
-    """Merged, sorted character spans of ``text`` matched by any segment."""
+    """Merged, sorted character spans of ``text`` matched by any segment.
+
+    Text whose folding keeps every offset (nearly all text) is matched with
+    one regular expression per segment (C speed); other text, or given
+    ``doc_units``, goes through the unit stream (:func:`units`), the
+    reference the fast path is tested against.
+    """
     if not text or not segs:
         return []
-    us = units(text) if doc_units is None else doc_units
-    spans = sorted(
-        (us[i].start, us[j].end) for seg in segs for i, j in iter_matches(us, list(seg))
-    )
+    folded = identity_fold(text) if doc_units is None else None
+    if folded is not None:
+        spans = sorted(
+            (m.start(1), m.end(1)) for seg in segs if seg for m in segment_regex(tuple(seg)).finditer(folded)
+        )
+    else:
+        us = units(text) if doc_units is None else doc_units
+        spans = sorted(
+            (us[i].start, us[j].end) for seg in segs for i, j in iter_matches(us, list(seg))
+        )
     merged: list[tuple[int, int]] = []
     for s, e in spans:
         if merged and s <= merged[-1][1]:
@@ -54,6 +66,18 @@ def highlight_whole(text: str, segs: Sequence[Sequence[str]]) -> str:
     return _render(text, 0, len(text), match_spans(text, segs))
 
 
+def _windows(spans: list[tuple[int, int]], length: int, fragment_chars: int, max_fragments: int) -> list[tuple[int, int]]:
+    windows: list[tuple[int, int]] = []
+    for s, _e in spans:
+        if windows and s < windows[-1][1]:
+            continue
+        if len(windows) == max_fragments:
+            break
+        start = max(0, s - fragment_chars // 3)
+        windows.append((start, min(length, start + fragment_chars)))
+    return windows
+
+
 def snippet(
     text: str,
     segs: Sequence[Sequence[str]],
@@ -67,14 +91,7 @@ def snippet(
     if not text:
         return ""
     spans = match_spans(text, segs)
-    windows: list[tuple[int, int]] = []
-    for s, _e in spans:
-        if windows and s < windows[-1][1]:
-            continue
-        if len(windows) == max_fragments:
-            break
-        start = max(0, s - fragment_chars // 3)
-        windows.append((start, min(len(text), start + fragment_chars)))
+    windows = _windows(spans, len(text), fragment_chars, max_fragments)
     if not windows:
         windows = [(0, min(len(text), fragment_chars))]
     parts: list[str] = []

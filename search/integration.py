@@ -1,6 +1,7 @@
 """How search joins the portal: the backend in the registry, outbox rows from content events,
 and draining the outbox (after each commit in development and tests, by `portal indexer` in
-production, and once at start-up so nothing is lost by a crash)."""
+production, and once at start-up so nothing is lost by a crash; start-up also refills an index
+that a format upgrade emptied)."""
 from __future__ import annotations
 
 import logging
@@ -11,7 +12,7 @@ from pyramid.settings import asbool
 
 from portal import events
 
-from .indexer import drain
+from .indexer import drain, rebuild
 from .outbox import INDEX, UNINDEX, enqueue, subtree_ids
 from .whoosh_backend import IndexBusy, WhooshBackend
 
@@ -58,8 +59,25 @@ def drain_quietly(registry: Any) -> None:
         log.exception("applying the search outbox failed; it stays queued (run `portal indexer`)")
 
 
+def rebuild_quietly(registry: Any) -> None:
+    """Refill an index that lost its documents (a format upgrade) from the database."""
+    backend = registry["search_backend"]
+    log.warning("the search index must be rebuilt (new index format): rebuilding it from the database")
+    try:
+        with registry["dbsession_factory"]() as session, session.begin():
+            count = rebuild(session, backend)
+        log.warning("search index rebuilt: %d documents", count)
+    except IndexBusy:
+        log.info("another process is rebuilding the search index")
+    except Exception:  # noqa: BLE001 - start anyway; search answers from what the index has
+        log.exception("rebuilding the search index failed; run `portal -c INI reindex`")
+
+
 def on_start(event: ApplicationCreated) -> None:
-    drain_quietly(event.app.registry)
+    registry = event.app.registry
+    if registry["search_backend"].needs_rebuild:
+        rebuild_quietly(registry)
+    drain_quietly(registry)
 
 
 def includeme(config: Any) -> None:

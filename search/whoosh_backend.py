@@ -13,31 +13,30 @@ the old generation keep their (memory-mapped / open) files after the old
 directory is deleted (POSIX semantics); the next query of each thread
 notices the new ``CURRENT`` and opens the new generation.
 
-Why a custom field instead of a Whoosh analyzer: the bigram stream of
+Why custom fields instead of a Whoosh analyzer: the bigram stream of
 :mod:`search.analysis` is produced in one regex pass and handed to Whoosh as
-ready (term, positions) postings, skipping per-token objects; bulk indexing
-is dominated by that path.
+ready (term, frequency) postings, skipping per-token objects; bulk indexing
+is dominated by that path.  No positions are stored: exact (phrase) matching
+checks each candidate's canonical text, kept in a column (``canon``).
 
-Visibility (principals, facet filters, subtree, effective/expires) is a set
-of document numbers computed from cached term postings and handed to
-Whoosh's ``FilterCollector``, so the engine never collects, counts or facets
-a document the visitor may not see; the text query itself only decides what
-matches and how it scores.  The effective/expires window applies to what is
-visible through ``system.Everyone`` only: a visitor who may view a document
-through another principal (its editor, a reviewer) finds it whatever its
-dates, as the portal's security policy lets them view it.
+Queries are evaluated by :mod:`search.whoosh_reader` with document sets
+(compressed bitmaps) built from Whoosh's postings, not with Whoosh's
+matchers and collectors (the reason is there).  The effective/expires window
+applies to what is visible through ``system.Everyone`` only: a visitor who
+may view a document through another principal (its editor, a reviewer)
+finds it whatever its dates, as the portal's security policy lets them view
+it.
 
-whoosh3 3.54 defects worked around here (each has a regression test):
-
-* ``AndNot`` lets the first matching document through unfiltered (its
-  ``_find_first`` skips the check) -- hence the filter sets above;
-* the top-N collector prunes union branches and then miscounts totals, even
-  with ``optimize=False`` -- hence :class:`_TopCollector`;
-* ``Searcher.refresh()`` reuses segment readers with stale deletions -- hence
-  reopening (:meth:`_Reader.refresh`);
-* ``FilterCollector`` treats an empty allow-set as "no filter" -- hence the
-  explicit empty check in :meth:`WhooshBackend.query`;
-* ``Phrase`` is very slow on common bigrams -- hence :class:`ExactConjunction`.
+whoosh3 3.54 defects worked around (each has a regression test): bulk
+indexing pickles and merges every posting on its own (hence
+:class:`_GroupingPostingPool`) and looks up field lengths per posting (hence
+:class:`_CachedLengths`); ``BufferFile`` copies the whole mmapped segment
+(hence :class:`_ViewBufferFile`); ``Searcher.refresh()`` reuses segment
+readers with stale deletions (hence :meth:`Reader.refresh` reopens).  The
+matcher-level defects met before (``AndNot`` letting its first document
+through, the top-N collector miscounting totals, ``FilterCollector``
+ignoring an empty allow-set, slow ``Phrase``) no longer apply: the query
+path does not use those classes.
 """
 
 from __future__ import annotations
@@ -52,23 +51,19 @@ import shutil
 import threading
 import time
 import uuid
-from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
-from whoosh import collectors, fields, formats, index, sorting, writing
-from whoosh.analysis import Token, Tokenizer
+from pyroaring import BitMap
+from whoosh import columns, fields, formats, index, writing
 from whoosh.codec import base as codec_base
+from whoosh.codec.whoosh3 import W3Codec
 from whoosh.filedb import compound, structfile
 from whoosh.filedb.filestore import FileStorage
-from whoosh.matching import binary, mcore, wrappers
-from whoosh.query import Every, NullQuery, Or, Query, Require, Term
 from whoosh.system import pack_uint
-from whoosh.util import make_binary_tree
-from whoosh.util.times import long_to_datetime
 
-from search.analysis import is_cjk, number_key, phrase_cover, token_positions, unigram_counts
+from search.analysis import canonical, number_key, token_counts
 from search.backend import (
     EVERYONE,
     FACET_FIELDS,
@@ -85,16 +80,20 @@ from search.backend import (
 )
 from search.highlight import highlight_whole, snippet
 from search.query import MSG_EMPTY, ParsedQuery, parse
+from search.whoosh_reader import CONTENT_COLUMN, TITLE_COLUMN, Reader, Segment, SegmentCache
 
 log = logging.getLogger(__name__)
 
 CURRENT = "CURRENT"
 LOCK_NAME = "WRITELOCK"
+#: What a generation holds (schema, columns, codec); written into each as ``FORMAT``.
+#: A generation of another format cannot be read by this code: it is replaced by an
+#: empty one and ``REBUILD_NEEDED`` marks the index until a rebuild fills it again.
+FORMAT = "2"
+FORMAT_FILE = "FORMAT"
+REBUILD_NEEDED = "REBUILD_NEEDED"
 MAX_PAGE_SIZE = 100
 MAX_PAGE = 1000
-TITLE_BONUS = 10.0  # per query segment found in the title (BM25 scores here are ~2-20)
-NUMBER_BOOST = 1_000_000.0  # an exact 文号/索引号 always ranks first
-DRIVE_FRACTION = 0.2  # visibility sets smaller than this share of the index drive the search
 
 
 class IndexBusy(TimeoutError):
@@ -242,6 +241,17 @@ writing.PostingPool = _GroupingPostingPool  # type: ignore[misc]
 codec_base.FieldWriter.add_postings = _add_postings_cached  # type: ignore[method-assign]
 
 
+def codec() -> W3Codec:
+    """Whoosh's codec with posting blocks of 1,024 instead of 128.
+
+    Why: queries read whole posting lists into document sets (they never
+    skip inside one), and per block Whoosh unpickles a header and a data
+    tuple through several small file reads; bigger blocks cut that work
+    (and the writers' block flushes) about eightfold.
+    """
+    return W3Codec(blocklimit=1024)
+
+
 # -- reading without copying ---------------------------------------------------
 
 
@@ -302,60 +312,69 @@ compound.BufferFile = _ViewBufferFile  # type: ignore[misc]
 # -- fields -------------------------------------------------------------------
 
 
-class _BigramTokenizer(Tokenizer):
-    """Whoosh view of :func:`token_positions` (only for Whoosh internals)."""
+class _Terms(fields.FieldType):
+    """An indexed text field whose terms come ready-made from :mod:`search.analysis`.
 
-    def __call__(self, value: str, positions: bool = False, chars: bool = False,
-                 keeporiginal: bool = False, removestops: bool = True,
-                 start_pos: int = 0, start_char: int = 0, tokenize: bool = True,
-                 mode: str = "", **kwargs: Any) -> Iterator[Token]:  # fmt: skip
-        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        flat = sorted((p, tok) for tok, ps in token_positions(value).items() for p in ps)
-        for p, tok in flat:
-            t.text, t.boost, t.stopped = tok, 1.0, False
-            if positions:
-                t.pos = start_pos + p
-            yield t
-
-
-class BigramField(fields.TEXT):
-    """Positional field of bigrams/words (see :mod:`search.analysis`).
-
-    Accepts a string or a list of strings (separate values: no match spans two).
+    Frequencies only, no positions: exact (phrase) matching is done on the
+    canonical text column (:class:`CanonicalText`), so the postings only
+    have to say which documents hold a term and how often.
     """
-
-    def __init__(self, field_boost: float = 1.0) -> None:
-        super().__init__(analyzer=_BigramTokenizer(), phrase=True, field_boost=field_boost)
-
-    def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
-        encode = self.format.encode
-        fb = self.format.field_boost
-        for tok, ps in token_positions(value).items():
-            yield tok.encode("utf-8"), len(ps), len(ps) * fb, encode(ps)
-
-
-class UnigramField(fields.FieldType):
-    """Every CJK character with its frequency, so ``政`` is one term lookup."""
 
     def __init__(self) -> None:
         self.format = formats.Frequency()
-        self.analyzer = _BigramTokenizer()
-        self.scorable = True
+        self.analyzer = None
+        self.scorable = False  # ranking is ours (search.whoosh_reader): no field lengths
         self.stored = False
         self.unique = False
         self.vector = None
         self.column_type = None
 
+    @staticmethod
+    def counts(value: Any) -> Mapping[str, int]:
+        raise NotImplementedError
+
     def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
-        for ch, n in unigram_counts(value).items():
-            yield ch.encode("utf-8"), n, float(n), pack_uint(n)
+        for tok, n in self.counts(value).items():
+            yield tok.encode("utf-8"), n, float(n), pack_uint(n)
+
+
+class BigramField(_Terms):
+    """Bigrams, words and word-adjacent unigrams (see :func:`token_counts`).
+
+    Accepts a string or a list of strings (separate values: no match spans two).
+    """
+
+    counts = staticmethod(token_counts)
+
+
+class CanonicalText(fields.FieldType):
+    """Not indexed: the canonical unit stream (UTF-8) in a column.
+
+    A query segment occurs in a document exactly when its canonical form is
+    a substring of this (see :func:`search.analysis.canonical`); values of a
+    list are joined with a boundary so no match spans two.
+    """
+
+    indexed = False
+
+    def __init__(self) -> None:
+        self.format = None
+        self.analyzer = None
+        self.scorable = False
+        self.stored = False
+        self.unique = False
+        self.vector = None
+        self.column_type = columns.VarBytesColumn()
+
+    def to_column_value(self, value: Any) -> bytes:
+        texts = [value] if isinstance(value, str) else value
+        return "\x02".join(canonical(t) for t in texts).encode("utf-8")
 
 
 def make_schema() -> fields.Schema:
     return fields.Schema(
         id=fields.ID(stored=True, unique=True),
         content=BigramField(),
-        uni=UnigramField(),
         title=BigramField(),
         numkey=fields.ID(),
         allowed=fields.ID(),
@@ -372,6 +391,7 @@ def make_schema() -> fields.Schema:
         expires=fields.DATETIME(sortable=True),
         doc=fields.STORED(),
         body=fields.STORED(),
+        **{CONTENT_COLUMN: CanonicalText(), TITLE_COLUMN: CanonicalText()},
     )
 
 
@@ -398,14 +418,14 @@ def whoosh_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": doc["id"],
         "content": texts,
-        "uni": texts,
+        CONTENT_COLUMN: texts,
         "doc": {k: v for k, v in doc.items() if k not in ("text", "allowed")},
         "body": doc.get("text", ""),
     }
     if doc["allowed"]:
         out["allowed"] = list(doc["allowed"])  # none: visible to nobody
     if doc.get("title"):
-        out["title"] = doc["title"]
+        out["title"] = out[TITLE_COLUMN] = doc["title"]
     keys = {number_key(doc[n]) for n in ("doc_number", "index_number") if doc.get(n)}
     keys.discard("")
     if keys:
@@ -423,196 +443,7 @@ def whoosh_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-# -- exact phrases ------------------------------------------------------------
-
-
-class _ConjunctionMatcher(wrappers.WrappingMatcher):
-    """All terms present, and each phrase group at its exact relative offsets.
-
-    Why not Whoosh's ``Phrase``/``And``: ``Phrase`` builds Span objects per
-    position (it was ~90% of query time on common bigrams), and an ``And`` of
-    phrases checks each phrase's positions before knowing the other phrases'
-    terms are present.  Here one intersection (rarest term first) yields
-    candidates, then each group costs one set intersection of decoded
-    positions.
-    """
-
-    def __init__(self, ms: list[Any], groups: list[list[tuple[int, int]]]) -> None:
-        self.ms, self.groups = ms, groups
-        super().__init__(make_binary_tree(binary.IntersectionMatcher, ms) if len(ms) > 1 else ms[0])
-        self._find_next()
-
-    def _ok(self) -> bool:
-        decoded: dict[int, list[int]] = {}
-        for group in self.groups:
-            cands: set[int] | None = None
-            for idx, off in group:
-                ps = decoded.get(idx)
-                if ps is None:
-                    ps = decoded[idx] = self.ms[idx].value_as("positions")
-                shifted = {p - off for p in ps}
-                cands = shifted if cands is None else cands & shifted
-                if not cands:
-                    return False
-        return True
-
-    def _find_next(self) -> bool:
-        if not self.groups:
-            return False
-        child = self.child
-        moved = False
-        while child.is_active() and not self._ok():
-            moved = child.next() or moved
-        return moved
-
-    def next(self) -> bool:
-        moved = self.child.next()
-        return self._find_next() or bool(moved)
-
-    def skip_to(self, id: int) -> None:
-        self.child.skip_to(id)
-        self._find_next()
-
-    def all_ids(self) -> Iterator[int]:
-        while self.is_active():
-            yield self.id()
-            self.next()
-
-    def copy(self) -> _ConjunctionMatcher:
-        return _ConjunctionMatcher([m.copy() for m in self.ms], self.groups)
-
-    def replace(self, minquality: float = 0) -> Any:
-        return self if self.is_active() else mcore.NullMatcher()
-
-    def supports_block_quality(self) -> bool:
-        return False
-
-    def spans(self) -> list[Any]:
-        return []
-
-
-class ExactConjunction(Query):
-    """Every part must match; a part is a (field, phrase cover) pair.
-
-    A cover of one token is a plain term; longer covers are tokens at fixed
-    relative positions (see :func:`search.analysis.phrase_cover`).
-    """
-
-    def __init__(self, parts: list[tuple[str, list[tuple[int, str]]]]) -> None:
-        self.parts = parts
-
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.parts == other.parts  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash(tuple((f, tuple(c)) for f, c in self.parts))
-
-    def __repr__(self) -> str:
-        return f"ExactConjunction({self.parts!r})"
-
-    def has_terms(self) -> bool:
-        return True
-
-    def terms(self, phrases: bool = False) -> Iterator[tuple[str, str]]:
-        for field, cover in self.parts:
-            for _, tok in cover:
-                yield field, tok
-
-    def normalize(self) -> ExactConjunction:
-        return self
-
-    def estimate_size(self, ixreader: Any) -> int:
-        return min((ixreader.doc_frequency(f, t) for f, t in self.terms()), default=0)
-
-    def matcher(self, searcher: Any, context: Any = None) -> Any:
-        reader = searcher.reader()
-        unique = list(dict.fromkeys(self.terms()))
-        if not unique or any(t not in reader for t in unique):
-            return mcore.NullMatcher()
-        unique.sort(key=lambda t: reader.doc_frequency(*t))  # rarest first
-        index = {t: i for i, t in enumerate(unique)}
-        ms = [Term(f, tok).matcher(searcher, context) for f, tok in unique]
-        groups = [
-            sorted(((index[(field, tok)], off) for off, tok in cover), key=lambda g: g[0])
-            for field, cover in self.parts
-            if len(cover) > 1
-        ]
-        return _ConjunctionMatcher(ms, groups)
-
-
-class _DocSet(Query):
-    """Matches a given set of (global) docnums; used to *drive* a search.
-
-    Why: the visibility set is also a filter in the collector, but when it is
-    small (a unit filter, a subtree, staff-only documents) intersecting the
-    text query with it first lets the term matchers skip ahead instead of
-    producing every text match only for the collector to drop it.
-    """
-
-    def __init__(self, docs: set[int], offsets: dict[int, tuple[int, int]]) -> None:
-        self.docs, self.offsets = docs, offsets
-
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
-    def __hash__(self) -> int:
-        return id(self)
-
-    def __repr__(self) -> str:
-        return f"_DocSet({len(self.docs)} docs)"
-
-    def normalize(self) -> _DocSet:
-        return self
-
-    def estimate_size(self, ixreader: Any) -> int:
-        return len(self.docs)
-
-    def matcher(self, searcher: Any, context: Any = None) -> Any:
-        off, n = self.offsets.get(id(searcher), (0, searcher.doc_count_all()))
-        ids = sorted(d - off for d in self.docs if off <= d < off + n)
-        return mcore.ListMatcher(ids, all_weights=1.0) if ids else mcore.NullMatcher()
-
-
-def _leaf_offsets(searcher: Any) -> dict[int, tuple[int, int]]:
-    return {id(s): (off, s.doc_count_all()) for s, off in searcher.leaf_searchers()}
-
-
 # -- query building -----------------------------------------------------------
-
-
-def _segment_part(seg: tuple[str, ...], field: str) -> tuple[str, list[tuple[int, str]]] | None:
-    if len(seg) == 1 and is_cjk(seg[0]):
-        return ("uni", [(0, seg[0])]) if field == "content" else None
-    return field, phrase_cover(list(seg))
-
-
-def _text_query(parsed: ParsedQuery, reader: Any) -> Query:
-    """What must match: every segment in ``content`` (or an exact 文号/索引号)."""
-    parts = [p for p in (_segment_part(s, "content") for s in parsed.segments) if p is not None]
-    main: Query = ExactConjunction(parts) if parts else NullQuery
-    key = parsed.number_key
-    if key and ("numkey", key) in reader:
-        main = Or([main, Term("numkey", key)]) if parts else Term("numkey", key)
-    return main
-
-
-def _bonuses(searcher: Any, parsed: ParsedQuery) -> dict[int, float]:
-    """Score added per document: segments found in the title, exact numbers.
-
-    Why not ``AndMaybe(main, title_query)``: that costs a union step for every
-    matching document; the title (and number) matches are few, so a dict
-    lookup in the collector is much cheaper.
-    """
-    bonus: dict[int, float] = {}
-    for seg in parsed.segments:
-        part = _segment_part(seg, "title")
-        if part is not None:
-            for d in searcher.docs_for_query(ExactConjunction([part])):
-                bonus[d] = bonus.get(d, 0.0) + TITLE_BONUS
-    if parsed.number_key:
-        for d in searcher.docs_for_query(Term("numkey", parsed.number_key)):
-            bonus[d] = bonus.get(d, 0.0) + NUMBER_BOOST
-    return bonus
 
 
 def _filter_terms(q: SearchQuery) -> list[list[tuple[str, str]]] | None:
@@ -644,65 +475,6 @@ def _positive_int(value: Any, default: int) -> int:
     return n if n > 0 else default
 
 
-def _column_values(reader: Any, name: str) -> Iterator[Any]:
-    """A column's raw value for every docnum, segment by segment.
-
-    Not the multi-segment column reader: a segment's column can be shorter than the segment
-    (or missing), and whoosh3's MultiColumnReader then shifts or overruns docnums.
-    """
-    for leaf, _offset in reader.leaf_readers():
-        count = leaf.doc_count_all()
-        col = leaf.column_reader(name) if leaf.has_column(name) else None
-        for d in range(count):
-            try:
-                yield col[d] if col is not None else None
-            except IndexError:
-                yield None
-
-
-class _TopCollector(collectors.TopCollector):
-    """Top-N by score plus per-document bonus, counting every match.
-
-    Why not ``searcher.search(limit=…)``: Whoosh's top-N collector periodically
-    calls ``matcher.replace(minscore)``, which prunes union branches that
-    cannot reach the current top N; fine for ranking, but it makes the total
-    (and facet counts) wrong, even with ``optimize=False``.
-    """
-
-    def __init__(self, limit: int, bonus: dict[int, float]) -> None:
-        super().__init__(limit, usequality=False)
-        self.replace = 0  # no pruning: count every match
-        self.bonus = bonus
-
-    def _collect(self, global_docnum: int, score: float) -> Any:
-        extra = self.bonus.get(global_docnum)
-        return super()._collect(global_docnum, score + extra if extra else score)
-
-
-class _Recorder(collectors.WrappingCollector):
-    """Remembers every collected (global) docnum, for facet counting.
-
-    Why not Whoosh's ``FacetCollector``: it categorises each match per facet
-    in Python (decode, key, map); counting a cached docnum→value list with
-    ``Counter`` is several times faster.
-    """
-
-    def __init__(self, child: collectors.Collector) -> None:
-        self.child = child
-        self.docnums: list[int] = []
-
-    def collect(self, sub_docnum: int) -> Any:
-        self.docnums.append(self.child.offset + sub_docnum)
-        return self.child.collect(sub_docnum)
-
-
-def _collector(limit: int, by_date: bool, bonus: dict[int, float]) -> collectors.Collector:
-    """A collector that sees *every* match, so totals and facets are exact."""
-    if by_date:
-        return collectors.SortingCollector(sorting.FieldFacet("published", reverse=True), limit=limit)
-    return _TopCollector(limit, bonus)
-
-
 def _prepare(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     """A valid document, or None (logged): one bad document must not block an
     outbox forever or abort a whole rebuild."""
@@ -715,102 +487,6 @@ def _prepare(doc: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 # -- the backend --------------------------------------------------------------
-
-
-def _col_date(col: Any, docnum: int) -> datetime:
-    value = col[docnum]
-    return value if isinstance(value, datetime) else long_to_datetime(value)
-
-
-class _Reader:
-    """One thread's searcher plus docnum sets cached for its lifetime."""
-
-    __slots__ = ("gen", "ix", "searcher", "_sets", "_cached_items", "_dated", "_facets")
-    #: Bound on docnums held in cached filter sets (~50 bytes each).
-    MAX_CACHED_ITEMS = 2_000_000
-
-    def __init__(self, gen: str, ix: index.Index) -> None:
-        self.gen, self.ix, self.searcher = gen, ix, ix.searcher()
-        # plain sets (Whoosh's filter rejects frozenset); never mutated
-        self._sets: dict[tuple[str, str], set[int]] = {}
-        self._cached_items = 0
-        self._facets: dict[str, list[str | None]] = {}
-        self._dated: list[tuple[int, datetime | None, datetime | None]] | None = None
-
-    def refresh(self) -> None:
-        """Reopen if the generation has new commits.
-
-        Not ``Searcher.refresh()``: in whoosh3 3.54 it reuses segment readers
-        with stale deletion sets (a replaced document would still be found),
-        and it fails outright on a previously empty index.
-        """
-        if not self.searcher.up_to_date():
-            self.searcher.close()
-            self.searcher = self.ix.searcher()
-            self._sets, self._cached_items = {}, 0
-            self._facets = {}
-            self._dated = None
-
-    def term_docs(self, field: str, text: str) -> set[int]:
-        key = (field, text)
-        docs = self._sets.get(key)
-        if docs is None:
-            docs = set(self.searcher.docs_for_query(Term(field, text)))
-            if self._cached_items + len(docs) > self.MAX_CACHED_ITEMS:
-                self._sets, self._cached_items = {}, 0
-            self._sets[key] = docs
-            self._cached_items += len(docs)
-        return docs
-
-    def hidden(self, now: datetime) -> set[int]:
-        """Documents not in force at ``now``: effective > now or expires <= now.
-
-        Only documents with a date are looked at (few), and their dates are
-        read once per searcher, so this is a short Python loop per query.
-        """
-        if self._dated is None:
-            reader = self.searcher.reader()
-            docs = sorted(self.searcher.docs_for_query(Term("dated", "1")))
-            eff = reader.column_reader("effective") if docs else None
-            exp = reader.column_reader("expires") if docs else None
-            has_eff = set(self.searcher.docs_for_query(Every("effective"))) if docs else set()
-            has_exp = set(self.searcher.docs_for_query(Every("expires"))) if docs else set()
-            self._dated = [
-                (d, _col_date(eff, d) if d in has_eff else None, _col_date(exp, d) if d in has_exp else None)
-                for d in docs
-            ]
-        return {d for d, e, x in self._dated if (e is not None and e > now) or (x is not None and x <= now)}
-
-    def facet_values(self, name: str) -> list[str | None]:
-        """The facet field's value for every docnum (None when empty)."""
-        values = self._facets.get(name)
-        if values is None:
-            decoded: dict[Any, str | None] = {}
-            values = []
-            for raw in _column_values(self.searcher.reader(), name):
-                v = decoded.get(raw)
-                if v is None and raw not in decoded:
-                    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-                    v = decoded[raw] = text or None
-                values.append(v)
-            self._facets[name] = values
-        return values
-
-    def allowed(self, clauses: list[list[tuple[str, str]]]) -> set[int]:
-        """Docnums satisfying every clause (each an OR of terms)."""
-        sets = []
-        for clause in clauses:
-            parts = [self.term_docs(f, t) for f, t in clause]
-            sets.append(parts[0] if len(parts) == 1 else set().union(*parts))
-        sets.sort(key=len)
-        result = sets[0]
-        for other in sets[1:]:
-            result = result & other
-        return result
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.searcher.close()
 
 
 class WhooshBackend(SearchBackend):
@@ -837,10 +513,28 @@ class WhooshBackend(SearchBackend):
         self._storage = FileStorage(str(self.path))
         self._local = threading.local()
         self._current_cache: tuple[tuple[int, int], str] | None = None
-        if not (self.path / CURRENT).exists():
+        self._cache: tuple[str, SegmentCache] = ("", SegmentCache())
+        if not (self.path / CURRENT).exists() or self._live_format() != FORMAT:
             with self._write_lock():
                 if not (self.path / CURRENT).exists():
                     self._swap_in(self._build([], None)[0])
+                elif (old := self._live_format()) != FORMAT:
+                    log.warning("search index %s has format %s, this code writes %s: starting an empty index;"
+                                " it must be rebuilt from the database (`portal reindex`)", self.path, old, FORMAT)
+                    (self.path / REBUILD_NEEDED).write_text(f"format {old} replaced by {FORMAT}\n", "utf-8")
+                    self._swap_in(self._build([], None)[0])
+
+    def _live_format(self) -> str:
+        """The live generation's format ("1" for generations written before formats were)."""
+        path = self.path / self._current_gen() / FORMAT_FILE
+        try:
+            return path.read_text("utf-8").strip()
+        except FileNotFoundError:
+            return "1"
+
+    @property
+    def needs_rebuild(self) -> bool:
+        return (self.path / REBUILD_NEEDED).exists()
 
     # -- generations and locking
 
@@ -885,11 +579,11 @@ class WhooshBackend(SearchBackend):
 
     # -- reading
 
-    def _reader(self) -> _Reader:
+    def _reader(self) -> Reader:
         """This thread's searcher on the live generation (refreshed if stale)."""
         for _attempt in range(5):
             gen = self._current_gen()
-            r: _Reader | None = getattr(self._local, "reader", None)
+            r: Reader | None = getattr(self._local, "reader", None)
             try:
                 if r is not None and r.gen == gen:
                     r.refresh()
@@ -897,7 +591,9 @@ class WhooshBackend(SearchBackend):
                 if r is not None:
                     r.close()
                     self._local.reader = None
-                r = _Reader(gen, index.open_dir(str(self.path / gen)))
+                if self._cache[0] != gen:  # a rebuild: none of the old segments remain
+                    self._cache = (gen, SegmentCache())
+                r = Reader(gen, index.open_dir(str(self.path / gen)), self._cache[1])
                 self._local.reader = r
                 return r
             except (OSError, index.EmptyIndexError):
@@ -924,48 +620,53 @@ class WhooshBackend(SearchBackend):
         facet_names = [f for f in dict.fromkeys(q.facets or ()) if f in FACET_FIELDS]
 
         reader = self._reader()
-        searcher = reader.searcher
-        allow = reader.allowed(clauses)
-        if not allow:  # Whoosh treats an empty allow-set as "no filter"
-            return SearchResults(0, [], {f: [] for f in facet_names}, message)
+        visible = reader.all_of(clauses) & reader.live
         hidden = reader.hidden(now)
         if hidden:
             # The effective/expiry window limits only what is visible through Everyone:
             # whoever may view an item through another principal (its editor, reviewers)
             # finds it whatever its dates.
             others = [(f, t) for f, t in clauses[0] if t != EVERYONE]
-            if others:
-                hidden = hidden - reader.allowed([others])
+            visible -= hidden - reader.any_of(others) if others else hidden
         by_date = q.sort == "date" or browsing
-        main = Every() if browsing else _text_query(parsed, searcher.reader())
-        if len(allow) < DRIVE_FRACTION * searcher.doc_count_all():
-            main = Require(main, _DocSet(allow, _leaf_offsets(searcher)))
-        bonus = {} if by_date else _bonuses(searcher, parsed)
-        inner = _collector(page * size, by_date, bonus)
-        recorder = _Recorder(inner) if facet_names else None
-        collector = collectors.FilterCollector(recorder or inner, allow, hidden or None)
-        searcher.search_with_collector(main, collector)
-        results = collector.results()
-        total = len(results)
-        hits = [self._hit(h, parsed, by_date) for h in results[(page - 1) * size : page * size]]
-        facets: dict[str, list[tuple[str, int]]] = {}
-        for name in facet_names:
-            assert recorder is not None
-            counts = Counter(map(reader.facet_values(name).__getitem__, recorder.docnums))
-            counts.pop(None, None)
-            facets[name] = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        limit = page * size
+        scores: dict[int, float] = {}
+        if browsing:
+            matches = visible
+        else:
+            segs = [Segment.of(seg) for seg in parsed.segments]
+            cands = visible
+            for seg in sorted(segs, key=lambda s: len(reader.segment_docs(s))):
+                cands = cands & reader.segment_docs(seg)
+            numbers = BitMap()
+            if parsed.number_key:
+                numbers = reader.term_docs("numkey", parsed.number_key) & visible
+            if not segs:
+                cands = BitMap()
+            if by_date:
+                matches = reader.match(cands, segs, numbers)
+            else:
+                matches, top = reader.rank(cands, segs, numbers, limit)
+                scores = dict((d, score) for score, d in top)
+        total = len(matches)
+        order = reader.newest(matches, limit) if by_date else list(scores)
+        hits = [
+            self._hit(reader, d, None if by_date else scores[d], parsed)
+            for d in order[(page - 1) * size : page * size]
+        ]
+        facets = {name: reader.facet_counts(name, matches) for name in facet_names}
         return SearchResults(total, hits, facets, message)
 
     @staticmethod
-    def _hit(h: Any, parsed: ParsedQuery, by_date: bool) -> Hit:
-        stored = h.fields()
+    def _hit(reader: Reader, docnum: int, score: float | None, parsed: ParsedQuery) -> Hit:
+        stored = reader.searcher.stored_fields(docnum)
         doc = dict(stored.get("doc") or {})
         segs = parsed.segments
         highlights = {
             "title": highlight_whole(doc.get("title", ""), segs),
             "text": snippet(stored.get("body") or doc.get("description", ""), segs),
         }
-        return Hit(doc.get("id", stored.get("id")), None if by_date else h.score, doc, highlights)
+        return Hit(doc.get("id", stored.get("id")), score, doc, highlights)
 
     # -- writing
 
@@ -979,7 +680,7 @@ class WhooshBackend(SearchBackend):
         if not prepared:
             return 0
         with self._write_lock():
-            writer = self._open_writer_index().writer(limitmb=self.limitmb)
+            writer = self._open_writer_index().writer(limitmb=self.limitmb, codec=codec())
             try:
                 for fields_ in prepared.values():
                     writer.update_document(**fields_)
@@ -994,7 +695,7 @@ class WhooshBackend(SearchBackend):
         if not ids:
             return
         with self._write_lock():
-            writer = self._open_writer_index().writer()
+            writer = self._open_writer_index().writer(codec=codec())
             try:
                 for doc_id in ids:
                     writer.delete_by_term("id", doc_id)
@@ -1010,6 +711,7 @@ class WhooshBackend(SearchBackend):
         with self._write_lock():
             gen, count = self._build(docs, progress)
             self._swap_in(gen)
+            (self.path / REBUILD_NEEDED).unlink(missing_ok=True)
         return count
 
     def _build(self, docs: Iterable[Mapping[str, Any]], progress: Progress | None) -> tuple[str, int]:
@@ -1019,10 +721,11 @@ class WhooshBackend(SearchBackend):
         gen_dir.mkdir()
         try:
             ix = index.create_in(str(gen_dir), self.schema)
+            (gen_dir / FORMAT_FILE).write_text(FORMAT + "\n", "utf-8")
             if self.procs > 1:
-                writer = ix.writer(procs=self.procs, limitmb=self.limitmb, multisegment=True)
+                writer = ix.writer(procs=self.procs, limitmb=self.limitmb, multisegment=True, codec=codec())
             else:
-                writer = ix.writer(limitmb=self.limitmb)
+                writer = ix.writer(limitmb=self.limitmb, codec=codec())
             seen: set[str] = set()
             later: dict[str, dict[str, Any]] = {}  # duplicate ids: the last one wins
             count = pending = 0
@@ -1046,7 +749,7 @@ class WhooshBackend(SearchBackend):
                 raise
             writer.commit()
             if later:
-                w = ix.writer(limitmb=self.limitmb)
+                w = ix.writer(limitmb=self.limitmb, codec=codec())
                 for prepared in later.values():
                     w.update_document(**whoosh_fields(prepared))
                 w.commit()

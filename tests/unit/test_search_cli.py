@@ -147,3 +147,21 @@ def test_indexer_once_with_nothing_waiting(env, db):
     assert run_cli(env["ini"], "indexer", "--once")[0] == 0
     code, out, err = run_cli(env["ini"], "indexer", "--once")
     assert code == 0 and "applied" not in err and waiting(db) == 0
+
+
+def test_start_up_refills_an_index_emptied_by_a_format_upgrade(env: dict[str, Any]) -> None:
+    from types import SimpleNamespace
+
+    from search.integration import on_start
+
+    node_id = publish_disclosure(env["ini"], "格式升级测试", "升级以后仍能找到这份文件")
+    assert run_cli(env["ini"], "reindex")[0] == 0
+    gen = (env["index"] / "CURRENT").read_text("utf-8").strip()
+    (env["index"] / gen / "FORMAT").write_text("1\n", "utf-8")  # as an older release wrote it
+    with script_request(env["ini"]) as request:
+        registry = request.registry
+    backend = registry["search_backend"]
+    assert backend.needs_rebuild and hits(backend, "升级以后") == []
+    on_start(SimpleNamespace(app=SimpleNamespace(registry=registry)))
+    assert not backend.needs_rebuild
+    assert hits(backend, "升级以后") == [str(node_id)]

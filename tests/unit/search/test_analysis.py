@@ -7,14 +7,14 @@ from hypothesis import strategies as st
 
 from search.analysis import (
     canonical,
+    canonical_units,
     canonical_segment,
     is_cjk,
     number_key,
-    phrase_cover,
     query_tokens,
     segments,
+    token_counts,
     token_positions,
-    unigram_counts,
     units,
 )
 
@@ -24,10 +24,9 @@ def test_bigrams_have_consecutive_positions():
     assert poses == {"电子": [0], "子政": [1], "政务": [2], "务专": [3], "专网": [4]}
 
 
-def test_run_end_characters_are_covered():
-    # the last character of a run is reachable: unigram field has every char
-    assert set(unigram_counts("电子政务。网")) == set("电子政务网")
-    assert unigram_counts("政政") == {"政": 2}
+def test_counts_are_occurrences():
+    assert token_counts("政务，政务政务") == {"政务": 3, "务政": 1}
+    assert token_counts("a号b") == {"a": 1, "号": 1, "b": 1}  # one position, counted once
 
 
 def test_punctuation_is_a_boundary_and_spaces_are_not():
@@ -103,19 +102,6 @@ def test_number_key_unifies_brackets_and_spaces():
         assert number_key(typed) == want
 
 
-def _cover_matches(text: str, seg: list[str]) -> bool:
-    """What an engine does: tokens of the cover at exact relative positions."""
-    if len(seg) == 1 and is_cjk(seg[0]):
-        return seg[0] in unigram_counts(text)
-    poses = token_positions(text)
-    cover = phrase_cover(seg)
-    first_off, first_tok = cover[0]
-    return any(
-        all(p - first_off + off in poses.get(tok, ()) for off, tok in cover)
-        for p in poses.get(first_tok, ())
-    )
-
-
 PIECES = ["电", "子", "政", "务", "电子", "政务", "a", "b1", "2011", "号", "Ａ"]
 SEPS = ["", "", "", " ", "\n", "。", "(", "、"]
 
@@ -125,9 +111,34 @@ SEPS = ["", "", "", " ", "\n", "。", "(", "、"]
     doc=st.lists(st.tuples(st.sampled_from(PIECES), st.sampled_from(SEPS)), max_size=25),
     query=st.lists(st.tuples(st.sampled_from(PIECES), st.sampled_from(["", "", " "])), min_size=1, max_size=5),
 )
-def test_phrase_cover_is_exactly_the_substring_model(doc, query):
+def test_query_tokens_never_miss_and_one_token_is_exact(doc, query):
+    """What an engine relies on: the terms of a segment are a superset filter,
+    and exactly the matches when the segment is a single token."""
     text = "".join(p + s for p, s in doc)
-    qtext = "".join(p + s for p, s in query)
-    for seg in segments(qtext):
-        expected = canonical_segment(seg) in canonical(text)
-        assert _cover_matches(text, seg) == expected, (text, seg)
+    counts = token_counts(text)
+    for seg in segments("".join(p + s for p, s in query)):
+        if len(seg) == 1 and is_cjk(seg[0]):
+            continue  # single characters are checked against the text itself
+        matches = canonical_segment(seg) in canonical(text)
+        tokens = query_tokens(seg)
+        present = all(t in counts for t in tokens)
+        if matches:
+            assert present, (text, seg)
+        if len(tokens) == 1:
+            assert present == matches, (text, seg)
+
+
+_ALPHABET = st.one_of(
+    st.sampled_from(list("电子政务专网号年县々〇ａＡ１２_·、，。（）()【】“”\u3000 \n\t\x01\x02aZ9") + ["\U00020000", "\u4dbf", "\u9fff"]),
+    st.characters(),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.text(_ALPHABET, max_size=30), min_size=1, max_size=3))
+def test_fast_paths_equal_the_unit_stream(texts):
+    """``token_counts`` and ``canonical`` (the indexing hot path) equal their references."""
+    expected = {tok: len(ps) for tok, ps in token_positions(texts).items()}
+    assert dict(token_counts(texts)) == expected
+    for t in texts:
+        assert canonical(t) == canonical_units(t)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from search.highlight import highlight_whole, snippet
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from search.analysis import identity_fold, units
+from search.highlight import highlight_whole, match_spans, snippet
 from search.query import parse
 
 
@@ -42,3 +46,18 @@ def test_snippet_without_match_is_the_start():
 def test_single_character_and_spaces_in_text():
     assert highlight_whole("电子 政务", segs("子政")) == "电<mark>子 政</mark>务"
     assert highlight_whole("行政", segs("政")) == "行<mark>政</mark>"
+
+
+_PIECES = ["协同办公", "电子政务专网", "，", "。", " ", "\n", "2011", "年", "甲乙", "ｘｐ", "XP", "xp2", "政务", "政",
+           "“", "”", "Ａ１", "ie6", "_", "·", "qq", "com", "108", "号", "\u3000", "（", "梅政办发"]  # fmt: skip
+_QUERIES = ["协同办公", "政务", "电子政务 2011", "年", "xp", "政务政务", "甲乙", "政", "qq com", "2011年", "a1", "xp 2011", "108号", "梅政办发108号", "号"]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=60), st.sampled_from(_QUERIES))
+def test_fast_match_spans_equal_the_unit_stream(pieces, q):
+    """The regex path marks exactly what the unit model (the index's) matches."""
+    text = "".join(pieces)
+    s = segs(q)
+    assert identity_fold(text) is not None
+    assert match_spans(text, s) == match_spans(text, s, doc_units=units(text))

@@ -181,3 +181,20 @@ def test_bulk_build_with_spilling_and_processes(tmp_path, corpus, procs):
     if procs == 2:
         assert len(b._reader().searcher.leaf_searchers()) == 2
     b.close()
+
+
+def test_an_index_of_another_format_is_replaced_and_marked_for_rebuild(tmp_path, corpus):
+    b = WhooshBackend(tmp_path / "ix")
+    b.rebuild(corpus[:5])
+    gen = (tmp_path / "ix" / "CURRENT").read_text("utf-8").strip()
+    b.close()
+    (tmp_path / "ix" / gen / "FORMAT").unlink()  # written before formats were recorded
+    old = WhooshBackend(tmp_path / "ix")
+    assert old.needs_rebuild and old.doc_count() == 0
+    assert not (tmp_path / "ix" / gen).exists()
+    old.index(corpus[5:6])  # the outbox keeps working meanwhile
+    assert old.doc_count() == 1
+    old.rebuild(corpus[:5])
+    assert not old.needs_rebuild and old.doc_count() == 5
+    assert not WhooshBackend(tmp_path / "ix").needs_rebuild
+    old.close()

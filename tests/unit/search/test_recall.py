@@ -79,3 +79,19 @@ def test_words_match_whole(backend, corpus):
         total, ids = all_ids(backend, q)
         assert set(ids) == oracle_ids(corpus, q) and total == len(ids), q
     assert all_ids(backend, "201")[0] == 0
+
+
+def test_repeated_bigram_segment_is_checked_not_taken_from_its_one_term(tmp_path):
+    """政政政 is the term 政政 twice: a document with only 政政 must not match."""
+    from datetime import datetime
+
+    from search import SearchQuery, WhooshBackend
+
+    b = WhooshBackend(tmp_path / "ix")
+    docs = [("a", "行政政务"), ("b", "行政政政务"), ("c", "政政，政")]
+    b.rebuild({"id": i, "title": i, "text": t, "allowed": ["system.Everyone"],
+               "published": datetime(2020, 1, 1)} for i, t in docs)  # fmt: skip
+    assert {h.id for h in b.query(SearchQuery(text="政政政")).hits} == {"b"}
+    assert {h.id for h in b.query(SearchQuery(text="政政")).hits} == {"a", "b", "c"}
+    assert {h.id for h in b.query(SearchQuery(text="政")).hits} == {"a", "b", "c"}
+    b.close()

@@ -1,0 +1,59 @@
+"""Cached document sets (per index segment) never outlive what they describe."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from search import SearchQuery, WhooshBackend
+from search.whoosh_reader import SegmentCache
+
+PUBLIC = ["system.Everyone"]
+
+
+def _doc(i: str, text: str, title: str = "标题") -> dict:
+    return {"id": i, "title": title, "text": text, "allowed": PUBLIC, "published": datetime(2021, 5, 1)}
+
+
+@pytest.fixture
+def backend(tmp_path):
+    b = WhooshBackend(tmp_path / "ix")
+    b.rebuild([_doc(f"d{k}", "推进电子政务专网建设" if k % 2 else "电子和政务和专网") for k in range(40)])
+    yield b
+    b.close()
+
+
+def _ids(b, q: str, sort: str = "relevance") -> set[str]:
+    return {h.id for h in b.query(SearchQuery(text=q, page_size=100, sort=sort)).hits}
+
+
+@pytest.mark.parametrize("sort", ["relevance", "date"])
+@pytest.mark.parametrize("q", ["电子政务专网", "政务", "网"])
+def test_edits_after_a_cached_query_are_seen(backend, q, sort):
+    before = _ids(backend, q, sort)
+    assert before
+    backend.index([_doc("new", "新的电子政务专网"), _doc("d1", "不再提及")])
+    backend.unindex(["d3"])
+    after = _ids(backend, q, sort)
+    assert "d1" not in after and "d3" not in after
+    assert ("new" in after) == (q in "新的电子政务专网")
+    assert after - {"new"} == before - {"d1", "d3"}
+
+
+def test_sets_of_unchanged_segments_are_reused_after_a_commit(backend, monkeypatch):
+    built: list[tuple] = []
+    original = SegmentCache.put
+
+    def spy(self, key, value):
+        built.append(key)
+        return original(self, key, value)
+
+    monkeypatch.setattr(SegmentCache, "put", spy)
+    _ids(backend, "电子政务专网", "date")
+    first = {k for k in built if k[1] == "phrase"}
+    assert first
+    built.clear()
+    backend.index([_doc("new", "新的电子政务专网")])  # a new small segment
+    assert "new" in _ids(backend, "电子政务专网", "date")
+    assert not first & set(built)  # the old segment's set was not rebuilt
