@@ -203,6 +203,17 @@ def rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
+def rss_split() -> str:
+    """Current resident memory: private (anon) vs file pages (the index's mmapped segments,
+    shared with every process that opens the index and given back under memory pressure)."""
+    try:
+        fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    except OSError:
+        return "n/a"
+    kb = {k: int(fields[k].split()[0]) for k in ("RssAnon", "RssFile") if k in fields}
+    return f"{kb.get('RssAnon', 0) / 1024:,.0f} MB private + {kb.get('RssFile', 0) / 1024:,.0f} MB mapped index files"
+
+
 def _timed_build(n: int, seed: int, d: Path, procs: int, limitmb: int, out: Any) -> None:
     b = WhooshBackend(d, procs=procs, limitmb=limitmb)
     t0 = time.perf_counter()
@@ -285,6 +296,7 @@ def main(argv: list[str] | None = None) -> None:
             r = timed(lambda: backend.query(q), w_ms[mode])
             totals[mode].append(r.total)
     rss_query = rss_mb()
+    rss_query_split = rss_split()
 
     f_ms: dict[str, list[float]] = {m: [] for m in modes}
     fts_build_s = fts_size = 0.0
@@ -305,7 +317,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"whoosh bulk index: {n / build_s:,.0f} docs/s ({build_s:,.1f} s, procs={args.procs}, limitmb={args.limitmb})")
     print(f"whoosh index size: {size / 1e6:,.1f} MB ({size / n:,.0f} bytes/doc)")
     print(f"peak RSS: {rss_build:,.0f} MB after build (writer processes: {rss_children:,.0f} MB),"
-          f" {rss_query:,.0f} MB after queries")  # fmt: skip
+          f" {rss_query:,.0f} MB after queries ({rss_query_split})")  # fmt: skip
     if not args.no_fts:
         print(f"fts5 trigram: build {n / fts_build_s:,.0f} docs/s ({fts_build_s:,.1f} s), size {fts_size / 1e6:,.1f} MB,"
               f" peak RSS now {rss_mb():,.0f} MB")  # fmt: skip
