@@ -23,7 +23,7 @@ LOCALE_DIR=portal/locale
 DOMAIN=portal
 POT="$LOCALE_DIR/$DOMAIN.pot"
 LANGUAGES=(zh_CN)
-SOURCES=(portal content_types themes)
+SOURCES=(portal content_types themes search)
 
 for tool in python pot-create; do
     if [[ ! -x "$BIN/$tool" ]]; then

@@ -88,8 +88,9 @@ class SearchResults:
     hits: list[Hit]
     #: facet name → [(value, count)], most frequent first.
     facets: dict[str, list[tuple[str, int]]]
-    #: A message for the visitor (Chinese), e.g. "请输入搜索词"; None if none.
-    message: str | None = None
+    #: What to tell the visitor (e.g. "enter something to search for"): translation
+    #: strings of the ``portal`` domain, which the views translate.
+    messages: tuple[str, ...] = ()
 
 
 class SearchBackend(abc.ABC):

@@ -13,7 +13,8 @@ and surprises for the public:
   ``*``, ``?``, ``:``, brackets are just punctuation;
 * unbalanced quotes close at the end of the input.
 
-:func:`parse` never raises; problems become a Chinese ``message``.
+:func:`parse` never raises; problems become ``messages`` for the visitor
+(translation strings of the ``portal`` domain: the views translate them).
 """
 
 from __future__ import annotations
@@ -21,17 +22,19 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
+from portal.i18n import _
 from search.analysis import number_key, segments
 
 MAX_QUERY_CHARS = 200
 MAX_SEGMENTS = 32
 MAX_NUMBER_KEY_CHARS = 64
 
-MSG_EMPTY = "请输入搜索词"
-MSG_NOTHING_SEARCHABLE = "搜索词中没有可搜索的文字，请换用其他关键词"
-MSG_TOO_LONG = f"搜索词过长，已只按前{MAX_QUERY_CHARS}个字符搜索"
-MSG_TOO_MANY = f"搜索词过多，已只按前{MAX_SEGMENTS}个词搜索"
-MSG_OPERATORS = "不支持 AND、OR、NOT 等搜索语法，已忽略；多个词之间表示同时包含"
+MSG_EMPTY = _("Enter something to search for")
+MSG_NOTHING_SEARCHABLE = _("The query has nothing that can be searched for; try other words")
+MSG_TOO_LONG = _("The query is too long: only its first ${n} characters were searched for",
+                 mapping={"n": MAX_QUERY_CHARS})
+MSG_TOO_MANY = _("The query has too many words: only the first ${n} were searched for", mapping={"n": MAX_SEGMENTS})
+MSG_OPERATORS = _("AND, OR and NOT are not supported and were ignored; several words must all occur")
 
 _OPERATORS = frozenset({"AND", "OR", "NOT", "&&", "||"})
 _QUOTES = frozenset('"＂“”「」『』〝〞')
@@ -45,7 +48,8 @@ class ParsedQuery:
     segments: tuple[tuple[str, ...], ...]
     #: Normalised document-number key of the whole input (文号/索引号 lookup).
     number_key: str | None
-    message: str | None
+    #: What to tell the visitor (translation strings), in order.
+    messages: tuple[str, ...]
     #: True when the visitor typed nothing at all (not even punctuation).
     blank: bool
 
@@ -113,7 +117,7 @@ def parse(text: object) -> ParsedQuery:
     """Parse visitor input; never raises."""
     s, messages = clean(text)
     if not s:
-        return ParsedQuery((), None, MSG_EMPTY, blank=True)
+        return ParsedQuery((), None, (MSG_EMPTY,), blank=True)
     pieces, dropped = _pieces(s)
     if dropped:
         messages.append(MSG_OPERATORS)
@@ -134,4 +138,4 @@ def parse(text: object) -> ParsedQuery:
         key = None
     if not segs:
         messages.append(MSG_NOTHING_SEARCHABLE)
-    return ParsedQuery(tuple(segs), key, "；".join(messages) or None, blank=False)
+    return ParsedQuery(tuple(segs), key, tuple(messages), blank=False)

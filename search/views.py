@@ -45,6 +45,11 @@ def search(request: Any, context: Node, text: str, filters: dict[str, list[str]]
     return request.search_backend.query(query)
 
 
+def message(request: Any, results: SearchResults) -> str:
+    """What the engine has to tell the visitor, in their language ("" if nothing)."""
+    return "；".join(request.localizer.translate(m) for m in results.messages)
+
+
 def as_utc(value: Any) -> str | None:
     """The backend keeps naive China time; the API speaks UTC with the offset, as the item API does."""
     if value is None:
@@ -83,7 +88,8 @@ def search_page(context: Node, request: Any) -> dict[str, Any]:
         return link(**{field: current, "page": None})
 
     pages = max(1, (results.total + PAGE_SIZE - 1) // PAGE_SIZE)
-    return {"q": text, "results": results, "filters": filters, "sort": sort, "page": page, "pages": pages,
+    return {"q": text, "results": results, "message": message(request, results), "filters": filters,
+            "sort": sort, "page": page, "pages": pages,
             "link": link, "toggle": toggle, "facet_titles": FACET_TITLES, "type_titles": TYPE_TITLES,
             "within": context if isinstance(context, Unit) else None}
 
@@ -120,8 +126,8 @@ def search_json(context: Node, request: Any) -> dict[str, Any]:
                    "score": h.score, "highlights": h.highlights} for h in hits],
         "facets": {name: [{"value": v, "count": c} for v, c in values] for name, values in results.facets.items()},
     }
-    if results.message:
-        body["message"] = results.message
+    if results.messages:
+        body["message"] = message(request, results)
     if results.total > size:
         last = ((results.total - 1) // size) * size
         body["batching"] = {"@id": body["@id"], "first": batch_url(0), "last": batch_url(last)}

@@ -607,13 +607,13 @@ class WhooshBackend(SearchBackend):
         parsed = parse(q.text)
         browsing = parsed.blank and (any(v for v in (q.filters or {}).values()) or q.path_prefix)
         if parsed.blank and not browsing:
-            return SearchResults(0, [], {}, MSG_EMPTY)
+            return SearchResults(0, [], {}, (MSG_EMPTY,))
         if parsed.is_empty and not browsing:
-            return SearchResults(0, [], {}, parsed.message)
-        message = None if browsing else parsed.message
+            return SearchResults(0, [], {}, parsed.messages)
+        messages = () if browsing else parsed.messages
         clauses = _filter_terms(q)
         if clauses is None:
-            return SearchResults(0, [], {}, message)
+            return SearchResults(0, [], {}, messages)
         now = to_local_naive(q.now) if isinstance(q.now, datetime) else now_local()
         page = min(_positive_int(q.page, 1), MAX_PAGE)
         size = min(_positive_int(q.page_size, 10), MAX_PAGE_SIZE)
@@ -655,7 +655,7 @@ class WhooshBackend(SearchBackend):
             for d in order[(page - 1) * size : page * size]
         ]
         facets = {name: reader.facet_counts(name, matches) for name in facet_names}
-        return SearchResults(total, hits, facets, message)
+        return SearchResults(total, hits, facets, messages)
 
     @staticmethod
     def _hit(reader: Reader, docnum: int, score: float | None, parsed: ParsedQuery) -> Hit:

@@ -34,22 +34,22 @@ def test_engine_syntax_is_not_exposed():
     assert segs("title:电子 专网* 政?务") == ["title", "电子", "专网", "政", "务"]
     p = parse("电子 OR 政务 AND NOT 专网")
     assert segs("电子 OR 政务 AND NOT 专网") == ["电子", "政务", "专网"]
-    assert p.message == MSG_OPERATORS
+    assert p.messages == (MSG_OPERATORS,)
     assert segs("or and not") == ["or", "and", "not"]  # lower case: ordinary words
 
 
 def test_empty_and_unsearchable_input():
     for text in ["", "   ", "\x00\x01", None, "\u200b"]:
         p = parse(text)
-        assert p.blank and p.message == MSG_EMPTY and not p.segments
+        assert p.blank and p.messages == (MSG_EMPTY,) and not p.segments
     for text in ["😀", "★※", "***", ":::", "()"]:
         p = parse(text)
-        assert not p.blank and p.is_empty and p.message == MSG_NOTHING_SEARCHABLE
+        assert not p.blank and p.is_empty and p.messages == (MSG_NOTHING_SEARCHABLE,)
 
 
 def test_long_input_is_capped_with_a_message():
     p = parse("电" * 1000)
-    assert p.message == MSG_TOO_LONG
+    assert p.messages == (MSG_TOO_LONG,)
     assert len(p.segments[0]) == MAX_QUERY_CHARS
 
 
