@@ -6,12 +6,12 @@ its declared fields, so a new content type is searchable without code here.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from pyramid.authorization import Everyone
 from sqlalchemy import select
 
-from portal.models import LocalRole, Node
+from portal.models import LocalRole, Node, Unit
 from portal.sanitize import html_to_text
 from portal.schemas import to_local
 from portal.workflow import STAFF_VIEW, STATES
@@ -33,13 +33,16 @@ def aware(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.timezone.utc) if value is not None else None
 
 
-def allowed_principals(dbsession: Any, node: Node) -> list[str]:
+def allowed_principals(dbsession: Any, node: Node, lineage: Sequence[Node] | None = None,
+                       local_roles: Mapping[int, list[tuple[str, str]]] | None = None) -> list[str]:
     """Principals that may view the node in its state, as the security policy would decide.
 
     The workflow state names roles; a role becomes the principals holding it: `role:<R>` for
     the groups' global roles, the owner for Owner, and every user or group granted R locally
     on the node or a parent (up to where inheritance is blocked). The effective/expiry window
     is not here: the query applies it at search time, so time passing needs no reindex.
+    A bulk caller passes the `lineage` (node first) and every node's `local_roles` it already
+    holds, instead of a lookup per node.
     """
     roles = set(STATES[node.state].permissions["view"])
     principals: set[str] = set()
@@ -50,12 +53,15 @@ def allowed_principals(dbsession: Any, node: Node) -> list[str]:
         principals.add(f"user:{node.owner}")
     principals |= {f"role:{r}" for r in roles if r not in (Everyone, "Owner")}
     chain = []
-    for n in node.lineage():
+    for n in node.lineage() if lineage is None else lineage:
         chain.append(n.id)
         if not n.inherit_roles:
             break
-    for principal, role in dbsession.execute(
-            select(LocalRole.principal, LocalRole.role).where(LocalRole.node_id.in_(chain))):
+    if local_roles is None:
+        granted = dbsession.execute(select(LocalRole.principal, LocalRole.role).where(LocalRole.node_id.in_(chain)))
+    else:
+        granted = [row for node_id in chain for row in local_roles.get(node_id, ())]
+    for principal, role in granted:
         if role in roles:
             principals.add(principal)
     return sorted(principals)
@@ -71,11 +77,13 @@ def file_names(node: Node) -> list[str]:
     return names
 
 
-def document(dbsession: Any, node: Node) -> dict[str, Any]:
+def document(dbsession: Any, node: Node, lineage: Sequence[Node] | None = None,
+             local_roles: Mapping[int, list[tuple[str, str]]] | None = None) -> dict[str, Any]:
+    """The index document of `node` (`lineage` and `local_roles`: see `allowed_principals`)."""
     texts = [html_to_text(getattr(node, f)) if f == "body" else getattr(node, f)
              for f in TEXT_FIELDS if f in node.fields and getattr(node, f, None)]
     texts += file_names(node)
-    unit = node.unit()
+    unit = next((n for n in lineage if isinstance(n, Unit)), None) if lineage is not None else node.unit()
     doc: dict[str, Any] = {
         "id": str(node.id),
         "path": node.path,
@@ -90,7 +98,7 @@ def document(dbsession: Any, node: Node) -> dict[str, Any]:
         "modified": aware(node.modified),
         "effective": aware(node.effective),
         "expires": aware(node.expires),
-        "allowed": allowed_principals(dbsession, node),
+        "allowed": allowed_principals(dbsession, node, lineage, local_roles),
     }
     keywords = getattr(node, "keywords", "") if "keywords" in node.fields else ""
     if keywords:

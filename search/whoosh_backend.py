@@ -28,11 +28,10 @@ finds it whatever its dates, as the portal's security policy lets them view
 it.
 
 whoosh3 3.54 defects worked around (each has a regression test): bulk
-indexing pickles and merges every posting on its own (hence
-:class:`_GroupingPostingPool`) and looks up field lengths per posting (hence
-:class:`_CachedLengths`); ``BufferFile`` copies the whole mmapped segment
-(hence :class:`_ViewBufferFile`); ``Searcher.refresh()`` reuses segment
-readers with stale deletions (hence :meth:`Reader.refresh` reopens).  The
+indexing pickles and merges every posting on its own, looks up field lengths
+per posting, and ``BufferFile`` copies the whole mmapped segment -- see
+:mod:`search.whoosh_speedups`; ``Searcher.refresh()`` reuses segment readers
+with stale deletions (hence :meth:`Reader.refresh` reopens).  The
 matcher-level defects met before (``AndNot`` letting its first document
 through, the top-N collector miscounting totals, ``FilterCollector``
 ignoring an empty allow-set, slow ``Phrase``) no longer apply: the query
@@ -42,10 +41,7 @@ path does not use those classes.
 from __future__ import annotations
 
 import contextlib
-import heapq
-import itertools
 import logging
-import marshal
 import os
 import shutil
 import threading
@@ -56,12 +52,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from pyroaring import BitMap
-from whoosh import columns, fields, formats, index, writing
-from whoosh.codec import base as codec_base
-from whoosh.codec.whoosh3 import W3Codec
-from whoosh.filedb import compound, structfile
+from whoosh import columns, fields, formats, index
 from whoosh.filedb.filestore import FileStorage
-from whoosh.system import pack_uint
 
 from search.analysis import canonical, number_key, token_counts
 from search.backend import (
@@ -81,6 +73,7 @@ from search.backend import (
 from search.highlight import highlight_whole, snippet
 from search.query import MSG_EMPTY, ParsedQuery, parse
 from search.whoosh_reader import CONTENT_COLUMN, TITLE_COLUMN, Reader, Segment, SegmentCache
+from search.whoosh_speedups import codec, freq_bytes
 
 log = logging.getLogger(__name__)
 
@@ -98,215 +91,6 @@ MAX_PAGE = 1000
 
 class IndexBusy(TimeoutError):
     """Another writer (e.g. a rebuild) holds the index; retry later."""
-
-
-# -- bulk-indexing speed-up ----------------------------------------------------
-
-
-class _GroupingPostingPool(writing.PostingPool):
-    """Whoosh's posting pool, grouping postings by term as they arrive.
-
-    Why: Whoosh keeps every posting as a (field, term, doc, weight, value)
-    tuple, sorts them all, pickles them one by one to temp files when
-    ``limitmb`` overflows and merges the files posting by posting in Python;
-    for ~500 postings per document that was over half of bulk-indexing time.
-    Documents arrive in docnum order, so grouping by (field, term) leaves
-    only the distinct terms to sort; spilled runs are ``marshal``-ed groups
-    and merge by term, not by posting.  The output (``items()``) is the same
-    sorted stream of posting tuples Whoosh's writers consume.
-    """
-
-    RECORD = 20_000  # postings per marshal record: bounds memory when merging runs
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._groups: dict[tuple[str, bytes], list[tuple[int, Any, Any]]] = {}
-
-    def add(self, item: tuple[str, bytes, int, Any, Any]) -> None:
-        fieldname, text, docnum, weight, value = item
-        key = (fieldname, text)
-        group = self._groups.get(key)
-        if group is None:
-            group = self._groups[key] = []
-            self.fieldnames.add(fieldname)
-            self.currentsize += 250 + len(text)  # key tuple, dict slot, list
-        group.append((docnum, weight, value))
-        self.currentsize += 170 + (len(value) if value else 0)  # tuple, int, float, bytes
-        if self.currentsize > self.limit:
-            self.save()
-
-    def _sorted_groups(self) -> list[tuple[tuple[str, bytes], list[Any]]]:
-        groups = sorted(self._groups.items())
-        for _, postings in groups:
-            postings.sort()  # already in docnum order: a linear check
-        return groups
-
-    def save(self) -> None:
-        if self._groups:
-            path, f = self._new_run()
-            record: list[tuple[Any, list[Any]]] = []
-            size = 0
-            for key, postings in self._sorted_groups():
-                for i in range(0, len(postings), self.RECORD):
-                    part = postings[i : i + self.RECORD]
-                    record.append((key, part))
-                    size += len(part)
-                    if size >= self.RECORD:
-                        marshal.dump(record, f)
-                        record, size = [], 0
-            if record:
-                marshal.dump(record, f)
-            f.close()
-            self._add_run(path)
-            self._groups = {}
-        self.currentsize = 0
-
-    def _read_groups(self, path: str, order: int) -> Iterator[tuple[Any, int, int, list[Any]]]:
-        """(key, run order, sequence, postings); a big group may span records."""
-        f = self._open_run(path)
-        seq = 0
-        try:
-            while True:
-                try:
-                    record = marshal.load(f)
-                except EOFError:
-                    return
-                for key, postings in record:
-                    yield key, order, seq, postings
-                    seq += 1
-        finally:
-            f.close()
-            self._remove_run(path)
-
-    def items(self, maxfiles: int = 128) -> Iterator[tuple[str, bytes, int, Any, Any]]:
-        if not self.runs:
-            merged: Iterable[tuple[Any, int, int, list[Any]]] = (
-                (key, 0, 0, postings) for key, postings in self._sorted_groups()
-            )
-            self._groups = {}
-        else:
-            self.save()
-            runs, self.runs = self.runs, []
-            # runs hold increasing docnum ranges, so equal terms concatenate in
-            # (run, sequence) order; the tuple never compares the posting lists
-            merged = heapq.merge(*(self._read_groups(p, i) for i, p in enumerate(runs)))
-        for (fieldname, text), _, _, postings in merged:
-            for docnum, weight, value in postings:
-                yield fieldname, text, docnum, weight, value
-
-    # Whoosh's generic run API (used by MpWriter without ``multisegment``)
-
-    def _write_run(self, f: Any, items: Iterable[Any]) -> None:
-        for key, group in itertools.groupby(items, key=lambda it: (it[0], it[1])):
-            marshal.dump([(key, [(d, w, v) for _, _, d, w, v in group])], f)
-        f.close()
-
-    def _read_run(self, path: str) -> Iterator[Any]:
-        for (fieldname, text), _, _, postings in self._read_groups(path, 0):
-            for docnum, weight, value in postings:
-                yield fieldname, text, docnum, weight, value
-
-
-class _CachedLengths:
-    """Per-document field lengths read once per field instead of per posting.
-
-    Why: when writing postings Whoosh looks up the document's field length
-    for every posting (a seek + read in the lengths column, ~15% of bulk
-    indexing); a list indexed by docnum does the same in C.
-    """
-
-    def __init__(self, pdr: Any) -> None:
-        self._pdr = pdr
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._pdr, name)
-
-    def doc_field_length_reader(self, fieldname: str, default: int = 0) -> Any:
-        get = self._pdr.doc_field_length_reader(fieldname, default)
-        return [get(d) for d in range(self._pdr.doc_count_all())].__getitem__
-
-
-_add_postings = codec_base.FieldWriter.add_postings
-
-
-def _add_postings_cached(self: Any, schema: Any, lengths: Any, items: Any) -> Any:
-    if lengths is not None and hasattr(lengths, "doc_field_length_reader"):
-        lengths = _CachedLengths(lengths)
-    return _add_postings(self, schema, lengths, items)
-
-
-# Module-level so that MpWriter's forked sub-writers use them too (whoosh3
-# 3.54 ignores SegmentWriter's ``poolclass`` argument).
-writing.PostingPool = _GroupingPostingPool  # type: ignore[misc]
-codec_base.FieldWriter.add_postings = _add_postings_cached  # type: ignore[method-assign]
-
-
-def codec() -> W3Codec:
-    """Whoosh's codec with posting blocks of 1,024 instead of 128.
-
-    Why: queries read whole posting lists into document sets (they never
-    skip inside one), and per block Whoosh unpickles a header and a data
-    tuple through several small file reads; bigger blocks cut that work
-    (and the writers' block flushes) about eightfold.
-    """
-    return W3Codec(blocklimit=1024)
-
-
-# -- reading without copying ---------------------------------------------------
-
-
-class _ViewIO:
-    """A read-only file over a memoryview (of the mmapped segment), no copy."""
-
-    __slots__ = ("_mv", "_pos", "_len")
-
-    def __init__(self, mv: memoryview) -> None:
-        self._mv, self._pos, self._len = mv, 0, len(mv)
-
-    def read(self, size: int | None = -1) -> bytes:
-        pos = self._pos
-        end = self._len if size is None or size < 0 else min(self._len, pos + size)
-        self._pos = end
-        return self._mv[pos:end].tobytes()
-
-    def readinto(self, b: Any) -> int:
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
-
-    def readline(self, size: int | None = -1) -> bytes:
-        out = bytearray()
-        while (size is None or size < 0 or len(out) < size) and self._pos < self._len:
-            ch = self._mv[self._pos : self._pos + 1].tobytes()
-            self._pos += 1
-            out += ch
-            if ch == b"\n":
-                break
-        return bytes(out)
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        base = 0 if whence == 0 else self._pos if whence == 1 else self._len
-        self._pos = max(0, base + pos)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def close(self) -> None:
-        self._mv = memoryview(b"")
-
-
-class _ViewBufferFile(structfile.BufferFile):
-    """``BufferFile`` without whoosh3's ``BytesIO(buf)``, which copies the whole
-    mmapped file: ~1.2 GB of RAM per open searcher on a 100k-document index."""
-
-    def __init__(self, buf: Any, name: str | None = None, onclose: Any = None) -> None:
-        super().__init__(b"", name=name, onclose=onclose)
-        self._buf = buf
-        self.file = _ViewIO(buf if isinstance(buf, memoryview) else memoryview(buf))
-
-
-compound.BufferFile = _ViewBufferFile  # type: ignore[misc]
 
 
 # -- fields -------------------------------------------------------------------
@@ -335,7 +119,7 @@ class _Terms(fields.FieldType):
 
     def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
         for tok, n in self.counts(value).items():
-            yield tok.encode("utf-8"), n, float(n), pack_uint(n)
+            yield tok.encode("utf-8"), n, float(n), freq_bytes(n)
 
 
 class BigramField(_Terms):

@@ -187,6 +187,21 @@ def test_all_documents_holds_no_containers(request_, dbsession, town):
     assert count_documents(dbsession) == len(docs)
 
 
+def test_all_documents_equals_one_document_per_node(request_, dbsession, town):
+    """The rebuild's prefetched parents and local roles give what a per-node lookup gives."""
+    as_user(request_, dbsession, "manager")
+    folder = new(request_, town, "Folder", title="栏目")
+    inner = new(request_, folder, "Folder", title="子栏目")
+    items = [new(request_, inner), new(request_, folder, "News", title="新闻"), new(request_, town, "Disclosure")]
+    set_roles(request_, folder, {"user:other-editor": {"Reader": True}, "group:reviewers": {"Contributor": True}})
+    set_roles(request_, inner, {"user:reviewer": {"Reader": True}}, inherit=False)
+    content.set_state(request_, items[1], "published", "publish")
+    bulk = {d["id"]: d for d in all_documents(dbsession)}
+    nodes = dbsession.scalars(select(Node).where(Node.type.notin_(NOT_INDEXED))).all()
+    assert bulk == {str(n.id): document(dbsession, n) for n in nodes if indexable(n)}
+    assert {str(n.id) for n in items} <= set(bulk)
+
+
 # --- the document -------------------------------------------------------------------------------
 
 def test_document_of_a_disclosure(request_, dbsession, town):
