@@ -57,3 +57,18 @@ def test_sets_of_unchanged_segments_are_reused_after_a_commit(backend, monkeypat
     backend.index([_doc("new", "新的电子政务专网")])  # a new small segment
     assert "new" in _ids(backend, "电子政务专网", "date")
     assert not first & set(built)  # the old segment's set was not rebuilt
+
+
+def test_effective_window_across_segments_with_and_without_dates(tmp_path):
+    """Dates are read per index segment: a segment with no dated document has no date columns."""
+    b = WhooshBackend(tmp_path / "ix")
+    past, future = datetime(2020, 1, 1), datetime(2999, 1, 1)
+    b.rebuild([_doc("plain-1", "电子政务"), {**_doc("expired-1", "电子政务"), "expires": past}])
+    b.index([_doc(f"plain-{k}", "电子政务") for k in range(2, 6)])  # a segment without dates
+    b.index([{**_doc("early", "电子政务"), "effective": future}, _doc("plain-6", "电子政务")])
+    found = _ids(b, "电子政务")
+    assert found == {f"plain-{k}" for k in range(1, 7)}
+    staff = {h.id for h in b.query(SearchQuery(text="电子政务", principals=["system.Everyone", "user:x"],
+                                               page_size=100)).hits}
+    assert staff == found  # dates bind the public only, and user:x is not allowed anything extra
+    b.close()
