@@ -141,9 +141,13 @@ class _Column:
         if source is not None:  # compound segment: one mmap for all its files
             base, length = storage.range(filename)
             self.buf = source
-        else:  # plain segment files (whoosh writes these when compound=False)
+        elif hasattr(storage, "folder"):  # plain segment files (whoosh writes these when compound=False)
             with open(os.path.join(storage.folder, filename), "rb") as f:
                 self._owned = self.buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            base, length = 0, len(self.buf)
+        else:  # a compound file whoosh could not map: read the column into memory
+            with contextlib.closing(storage.open_file(filename)) as f:
+                self.buf = f.read()
             base, length = 0, len(self.buf)
         key = (segment.segment_id(), "column", name)
         bounds = cache.get(key)
@@ -194,6 +198,13 @@ class Reader:
 
     def _open(self) -> None:
         self.searcher = self.ix.searcher()
+        try:
+            self._load()
+        except BaseException:
+            self.close()  # no searcher (open files, mmaps) left behind for the GC
+            raise
+
+    def _load(self) -> None:
         self.reader = self.searcher.reader()
         self._terms: dict[tuple[str, str], BitMap] = {}
         self._facets: dict[str, list[tuple[str, BitMap]]] = {}
@@ -308,7 +319,11 @@ class Reader:
         return sorted(((v, n) for v, n in counts if n), key=lambda kv: (-kv[1], kv[0]))
 
     def published(self) -> list[int]:
-        """Sortable publication time per global docnum (-1 when missing)."""
+        """Sortable publication time per global docnum; -1 (last when newest first) when missing.
+
+        Whoosh fills a segment's column gaps with the column's default (2**64-1):
+        that is "missing" too, so an undated item's place never depends on its segment.
+        """
         if self._published is None:
             values: list[int] = []
             for leaf, _offset in self.reader.leaf_readers():
@@ -318,12 +333,13 @@ class Reader:
                 if part is None:
                     part = []
                     col = leaf.column_reader("published", translate=False) if leaf.has_column("published") else None
+                    missing = self.ix.schema["published"].column_type.default_value()
                     for d in range(leaf.doc_count_all()):
                         try:
                             v = col[d] if col is not None else None
                         except IndexError:  # a column can be shorter than its segment
                             v = None
-                        part.append(v if isinstance(v, int) else -1)
+                        part.append(v if isinstance(v, int) and v != missing else -1)
                     if segment is not None:
                         self.cache.put(key, part)
                 values.extend(part)

@@ -72,3 +72,28 @@ def test_effective_window_across_segments_with_and_without_dates(tmp_path):
                                                page_size=100)).hits}
     assert staff == found  # dates bind the public only, and user:x is not allowed anything extra
     b.close()
+
+
+def test_date_sort_puts_undated_items_last_whatever_their_segment(tmp_path):
+    b = WhooshBackend(tmp_path / "ix")
+    undated = {"title": "草稿", "text": "电子政务", "allowed": PUBLIC}
+    b.rebuild([{**undated, "id": "undated-a"}])
+    b.index([{**undated, "id": "undated-b"}, _doc("dated", "电子政务")])  # one segment, dated and not
+    r = b.query(SearchQuery(text="电子政务", sort="date"))
+    assert [h.id for h in r.hits] == ["dated", "undated-a", "undated-b"]
+    b.close()
+
+
+def test_queries_work_when_whoosh_cannot_map_the_segments(tmp_path, monkeypatch):
+    """Without mmap Whoosh reads compound segments through a file; so does the text column."""
+    from whoosh.filedb import compound
+
+    b = WhooshBackend(tmp_path / "ix")
+    b.rebuild([_doc(f"d{k}", "推进电子政务专网建设" if k % 2 else "电子和政务和专网") for k in range(10)])
+    expected = _ids(b, "电子政务专网")
+    b.close()
+    monkeypatch.setattr(compound, "mmap", None)
+    unmapped = WhooshBackend(tmp_path / "ix")
+    assert _ids(unmapped, "电子政务专网") == expected == {f"d{k}" for k in range(1, 10, 2)}
+    assert all(isinstance(leaf.content.buf, bytes) for leaf in unmapped._reader().leaves)
+    unmapped.close()
