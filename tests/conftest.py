@@ -17,7 +17,7 @@ import webtest
 from sqlalchemy import select
 
 from portal import main
-from portal.cli import add_user, ensure_groups, make_request
+from portal.cli import act_as, add_user, ensure_groups, make_request
 from portal.migrate import upgrade
 from portal.models import Unit, get_engine, get_tm_session
 from portal.units import ensure_root, load_units, read_unit_list
@@ -121,6 +121,29 @@ def users(dbsession: Any) -> dict[str, Any]:
         "editor": add_user(dbsession, "editor", PASSWORD, [], ["黄梅镇"]),
         "other_editor": add_user(dbsession, "other-editor", PASSWORD, [], ["孔垄镇"]),
     }
+
+
+@pytest.fixture
+def town(dbsession: Any) -> Unit:
+    """黄梅镇, whose organisation code is 421127-001; `editor` edits there."""
+    return unit(dbsession, "黄梅镇")
+
+
+@pytest.fixture
+def other_town(dbsession: Any) -> Unit:
+    return unit(dbsession, "孔垄镇")
+
+
+@pytest.fixture
+def request_as(app: Any, tm: Any, dbsession: Any, users: Any) -> Any:
+    """`request_as("editor")`: a script request in the test's transaction, acting as that user."""
+
+    def make(who: str) -> Any:
+        request = make_request(app.registry, {"tm.manager": tm, "app.dbsession": dbsession})
+        act_as(request, users[who])
+        return request
+
+    return make
 
 
 def unit(dbsession: Any, title: str) -> Unit:

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from portal.models import LocalRole, LoginFailure
 from portal.schemas import LOCAL_TZ
-from tests.conftest import PASSWORD, api_token, login, unit
+from tests.conftest import PASSWORD, api_token, login
 
 JSON = {"Accept": "application/json"}
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -69,12 +69,6 @@ def this_year() -> int:
 
 
 # --- fixtures -----------------------------------------------------------------------------------
-
-@pytest.fixture
-def town(dbsession: Any) -> Any:
-    """黄梅镇, whose organisation code is 421127-001; `editor` edits there."""
-    return unit(dbsession, "黄梅镇")
-
 
 @pytest.fixture
 def editor(testapp: webtest.TestApp, users: Any) -> dict[str, str]:

@@ -20,7 +20,6 @@ from sqlalchemy import select
 from content_types.disclosure import SUBJECTS, Disclosure
 from content_types.disclosure_catalogue import GUIDE_NAME, REPORTS_NAME
 from portal import content
-from portal.cli import act_as, make_request
 from portal.models import Node, Unit
 from tests.conftest import api_token, unit
 
@@ -33,20 +32,8 @@ COLUMNS = ("index_number", "title", "publisher", "doc_number", "written", "publi
 # --- helpers ------------------------------------------------------------------------------------
 
 @pytest.fixture
-def request_(app: Any, tm: Any, dbsession: Any, users: Any) -> Any:
-    request = make_request(app.registry, {"tm.manager": tm, "app.dbsession": dbsession})
-    act_as(request, users["manager"])
-    return request
-
-
-@pytest.fixture
-def town(dbsession: Any) -> Unit:
-    return unit(dbsession, "黄梅镇")
-
-
-@pytest.fixture
-def other_town(dbsession: Any) -> Unit:
-    return unit(dbsession, "孔垄镇")
+def request_(request_as: Any) -> Any:
+    return request_as("manager")
 
 
 def disclosure(request: Any, container: Node, title: str, state: str = "published",

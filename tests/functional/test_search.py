@@ -52,16 +52,6 @@ def backend(app: Any, tmp_path: Any) -> Iterator[WhooshBackend]:
 
 
 @pytest.fixture
-def town(dbsession: Any) -> Any:
-    return unit(dbsession, "黄梅镇")
-
-
-@pytest.fixture
-def other_town(dbsession: Any) -> Any:
-    return unit(dbsession, "孔垄镇")
-
-
-@pytest.fixture
 def tokens(testapp: webtest.TestApp, users: Any) -> dict[str, dict[str, str]]:
     """Bearer headers per kind of user; anonymous has none."""
     out: dict[str, dict[str, str]] = {"anonymous": {}}

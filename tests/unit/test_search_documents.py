@@ -15,7 +15,7 @@ from pyramid.interfaces import ISecurityPolicy
 from sqlalchemy import select
 
 from portal import content
-from portal.cli import act_as, make_request
+from portal.cli import act_as
 from portal.models import LocalRole, Node, Portal, User
 from portal.sharing import set_roles
 from search.documents import NOT_INDEXED, allowed_principals, document, indexable
@@ -26,16 +26,9 @@ STAFF = ["role:Contributor", "role:Editor", "role:Manager", "role:Reader", "role
 
 
 @pytest.fixture
-def request_(app: Any, tm: Any, dbsession: Any, users: Any) -> Any:
+def request_(request_as: Any) -> Any:
     """A request acting as the editor of 黄梅镇."""
-    request = make_request(app.registry, {"tm.manager": tm, "app.dbsession": dbsession})
-    act_as(request, users["editor"])
-    return request
-
-
-@pytest.fixture
-def town(dbsession: Any) -> Any:
-    return unit(dbsession, "黄梅镇")
+    return request_as("editor")
 
 
 def as_user(request: Any, dbsession: Any, login: str) -> None:
