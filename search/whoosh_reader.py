@@ -207,6 +207,7 @@ class Reader:
     def _load(self) -> None:
         self.reader = self.searcher.reader()
         self._terms: dict[tuple[str, str], BitMap] = {}
+        self._candidates: dict[tuple[Segment, str], BitMap] = {}
         self._facets: dict[str, list[tuple[str, BitMap]]] = {}
         self._dated: list[tuple[int, datetime | None, datetime | None]] | None = None
         self._published: list[int] | None = None
@@ -276,11 +277,20 @@ class Reader:
         return BitMap.intersection(*sets) if sets else BitMap()
 
     def segment_docs(self, seg: Segment, field: str = "content") -> BitMap:
-        """Candidates for a segment: every one of its terms occurs (a superset)."""
+        """Candidates for a segment: every one of its terms occurs (a superset).
+
+        Kept per searcher: a query asks for it to order, filter, weigh (idf) and rank.
+        """
         if not seg.terms:
             return self.live
-        sets = sorted((self.term_docs(field, t) for t in seg.terms), key=len)
-        return BitMap.intersection(*sets)
+        key = (seg, field)
+        docs = self._candidates.get(key)
+        if docs is None:
+            docs = BitMap.intersection(*sorted((self.term_docs(field, t) for t in seg.terms), key=len))
+            if len(self._candidates) >= self.MAX_TERM_SETS:
+                self._candidates.pop(next(iter(self._candidates)))  # oldest first
+            self._candidates[key] = docs
+        return docs
 
     def hidden(self, now: datetime) -> BitMap:
         """Documents not in force at ``now``: effective > now or expires <= now.
