@@ -1,30 +1,19 @@
-"""Query evaluation over one Whoosh searcher with document sets, not matchers.
+"""One thread's view of an index generation: its segments' readers and document sets.
 
 Why not Whoosh's matchers and collectors: they spend ~25 µs of Python per
 matching document (skip_to/next on every term, position decoding, per-term
 scoring, collector bookkeeping), and a common query on a county portal
 matches tens of thousands of documents, all of which must be counted and
-faceted.  Here:
+faceted.  Here every set operation -- visibility (principals, effective
+window), facet filters, subtree, the conjunction of a query's terms, facet
+counts -- is a compressed-bitmap operation in C (pyroaring ``BitMap``) over
+term document sets read from Whoosh's postings.  The conjunction yields
+*candidates* (:meth:`Reader.segment_docs`), which :mod:`search.whoosh_ranking`
+matches exactly and ranks; :mod:`search.whoosh_query` puts a query together.
 
-* every set operation -- visibility (principals, effective window), facet
-  filters, subtree, the conjunction of a query's terms, facet counts -- is a
-  compressed-bitmap operation in C (pyroaring ``BitMap``) over term document
-  sets read from Whoosh's postings;
-* the term conjunction yields *candidates*: documents holding all of a
-  segment's index terms somewhere.  A segment of one term (``电子``,
-  ``2011``) is matched exactly by them.  Longer segments (and single
-  characters) are checked in each candidate's canonical text (see
-  :func:`search.analysis.canonical`; a Whoosh column read straight from the
-  memory-mapped segment) with one C substring search -- the exact-match
-  test, equivalent to a phrase query over consecutive bigrams;
-* ranking is BM25 on exact phrase counts (``bytes.count``), computed only
-  for the documents that can reach the requested page (see
-  :meth:`Reader.rank`).
-
-Term sets and phrase matches are cached per *index segment*
-(:class:`SegmentCache`), which never changes once written, so they survive
-the commits of the outbox writer.  The per-document Python work left is
-about 1 µs per candidate the first time a long phrase is searched.
+What a :class:`Reader` reads is cached twice: per index segment
+(:class:`~search.whoosh_segment_cache.SegmentCache`, surviving the outbox
+writer's commits) and per searcher (here, until the next commit).
 """
 
 from __future__ import annotations
@@ -32,28 +21,20 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
-import math
-import mmap
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pyroaring import BitMap
-from whoosh import columns, index
-from whoosh.codec.whoosh3 import W3Codec, W3LeafMatcher
-from whoosh.matching.wrappers import FilterMatcher
+from whoosh import index
 from whoosh.query import Every
 from whoosh.util.times import long_to_datetime
 
 from search.analysis import canonical_segment, is_cjk, query_tokens
+from search.whoosh_schema import CONTENT_COLUMN, TITLE_COLUMN
+from search.whoosh_segment_cache import SegmentCache, TextColumn
 
-K1, B = 1.2, 0.75  # BM25 parameters (the usual ones)
-TITLE_BONUS = 10.0  # per query segment found in the title (BM25 scores here are ~1-15)
-NUMBER_BOOST = 1_000_000.0  # an exact 文号/索引号 always ranks first
-
-CONTENT_COLUMN = "canon"  # canonical text of every searchable value
-TITLE_COLUMN = "tcanon"  # canonical text of the title
+__all__ = ["CONTENT_COLUMN", "TITLE_COLUMN", "Leaf", "Reader", "Segment", "SegmentCache"]
 
 
 @dataclass(frozen=True)
@@ -76,110 +57,17 @@ class Segment:
         return cls(tuple(dict.fromkeys(tokens)), needle, len(tokens) == 1)
 
 
-class SegmentCache:
-    """Term document sets per *segment*, shared by all readers of an index.
-
-    Why per segment: a commit (every outbox drain) reopens the searcher, but
-    it only adds a small segment and marks deletions; the big segments'
-    postings are unchanged, so their sets stay valid and the first query
-    after an edit does not start cold.  Deleted documents are removed by
-    each reader (:attr:`Reader.live`), not here.  Thread-safe enough: values
-    are never mutated, and a race only builds a set twice.
-    """
-
-    #: Bound on cached sets (each at most ~8 KB per 65,536 documents).
-    MAX_SETS = 4096
-
-    def __init__(self) -> None:
-        self._items: dict[tuple[str, str, str], Any] = {}
-
-    def get(self, key: tuple[str, str, str]) -> Any:
-        return self._items.get(key)
-
-    def put(self, key: tuple[str, str, str], value: Any) -> Any:
-        if len(self._items) >= self.MAX_SETS:
-            with contextlib.suppress(KeyError, StopIteration, RuntimeError):
-                self._items.pop(next(iter(self._items)))  # oldest first
-        self._items[key] = value
-        return value
-
-    def term_docs(self, leaf: Any, field: str, text: str) -> BitMap:
-        """Local docnums of ``leaf`` whose ``field`` holds ``text``."""
-        segment = getattr(leaf, "_segment", None)
-        if segment is None:  # an empty reader
-            return BitMap()
-        key = (segment.segment_id(), field, text)
-        docs = self._items.get(key)
-        if docs is None:
-            docs = _posting_set(leaf.postings(field, text)) if (field, text) in leaf else BitMap()
-            self.put(key, docs)
-        return docs
-
-
-class _Column:
-    """A leaf's VarBytes column as (buffer, start, end) without copying.
-
-    Why not ``column_reader()[docnum]``: that costs a few Python calls per
-    document; with the memory-mapped buffer and absolute offsets a candidate
-    costs one slice.
-    """
-
-    __slots__ = ("buf", "starts", "ends", "_owned")
-
-    def __init__(self, leaf: Any, name: str, column: columns.Column, cache: SegmentCache) -> None:
-        self._owned: Any = None
-        count = leaf.doc_count_all()
-        storage, segment = getattr(leaf, "_storage", None), getattr(leaf, "_segment", None)
-        filename = W3Codec.column_filename(segment, name) if segment is not None else ""
-        if storage is None or not storage.file_exists(filename):  # EmptyReader, or no such column
-            self.buf: Any = b""
-            self.starts = self.ends = [0] * count
-            return
-        while hasattr(storage, "a") and hasattr(storage, "b"):  # OverlayStorage: reads from a, else b
-            storage = storage.a if storage.a.file_exists(filename) else storage.b
-        source = getattr(storage, "_source", None)
-        if source is not None:  # compound segment: one mmap for all its files
-            base, length = storage.range(filename)
-            self.buf = source
-        elif hasattr(storage, "folder"):  # plain segment files (whoosh writes these when compound=False)
-            with open(os.path.join(storage.folder, filename), "rb") as f:
-                self._owned = self.buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-            base, length = 0, len(self.buf)
-        else:  # a compound file whoosh could not map: read the column into memory
-            with contextlib.closing(storage.open_file(filename)) as f:
-                self.buf = f.read()
-            base, length = 0, len(self.buf)
-        key = (segment.segment_id(), "column", name)
-        bounds = cache.get(key)
-        if bounds is None:
-            colfile = storage.open_file(filename)
-            try:
-                reader = column.reader(colfile, 0, length, count)
-                offsets, lengths = reader._offsets, reader._lengths
-            finally:
-                colfile.close()
-            starts = [base + o for o in offsets]
-            bounds = cache.put(key, (starts, [s + n for s, n in zip(starts, lengths)]))
-        self.starts, self.ends = bounds
-
-    def total_length(self) -> int:
-        return sum(self.ends) - sum(self.starts)
-
-    def close(self) -> None:
-        if self._owned is not None:
-            with contextlib.suppress(Exception):
-                self._owned.close()
-
-
 @dataclass
-class _Leaf:
+class Leaf:
+    """One index segment of a searcher, and where its documents sit in global docnums."""
+
     reader: Any  # whoosh SegmentReader (or EmptyReader)
     segment_id: str | None
     offset: int
     count: int
     docs: BitMap  # the leaf's global docnum range
-    content: _Column
-    title: _Column
+    content: TextColumn
+    title: TextColumn
 
 
 class Reader:
@@ -213,16 +101,16 @@ class Reader:
         self._published: list[int] | None = None
         self._order: list[int] | None = None
         schema = self.ix.schema
-        self.leaves: list[_Leaf] = []
+        self.leaves: list[Leaf] = []
         live = BitMap()
         for leaf, offset in self.reader.leaf_readers():
             n = leaf.doc_count_all()
             docs = BitMap(range(offset, offset + n))
             segment = getattr(leaf, "_segment", None)
-            self.leaves.append(_Leaf(
+            self.leaves.append(Leaf(
                 leaf, segment.segment_id() if segment is not None else None, offset, n, docs,
-                _Column(leaf, CONTENT_COLUMN, schema[CONTENT_COLUMN].column_type, self.cache),
-                _Column(leaf, TITLE_COLUMN, schema[TITLE_COLUMN].column_type, self.cache),
+                TextColumn(leaf, CONTENT_COLUMN, schema[CONTENT_COLUMN].column_type, self.cache),
+                TextColumn(leaf, TITLE_COLUMN, schema[TITLE_COLUMN].column_type, self.cache),
             ))  # fmt: skip
             live |= docs
             if leaf.has_deletions():
@@ -356,118 +244,7 @@ class Reader:
             self._published = values
         return self._published
 
-    # -- matching and ranking
-
-    def match(self, cands: BitMap, segs: list[Segment], extra: BitMap) -> BitMap:
-        """The candidates that contain every segment exactly, plus ``extra``."""
-        out = cands
-        for seg in segs:
-            if not seg.exact and out:
-                out = self.phrase_docs(seg, out)
-        return out | extra
-
-    def phrase_docs(self, seg: Segment, within: BitMap) -> BitMap:
-        """The documents of ``within`` that contain ``seg`` exactly.
-
-        A segment's matches in a segment of the index never change, so they
-        are cached per index segment like term sets -- computed for all its
-        candidates when ``within`` holds most of them anyway, else only for
-        ``within`` (a unit filter, a subtree: not worth checking the rest).
-        """
-        parts: list[BitMap] = []
-        for leaf in self.leaves:
-            mine = within & leaf.docs
-            if not mine:
-                continue
-            off = leaf.offset
-            key = (leaf.segment_id or "", "phrase", seg.needle.decode("utf-8"))
-            local = self.cache.get(key) if leaf.segment_id else None
-            if local is None:
-                cands = self._local_candidates(leaf, seg)
-                if leaf.segment_id is None or len(mine) * 4 < len(cands):
-                    parts.append(_verify(leaf.content, mine, seg.needle, off))
-                    continue
-                local = self.cache.put(key, _verify(leaf.content, cands, seg.needle, 0))
-            parts.append((local.shift(off) if off else local) & mine)
-        return BitMap.union(*parts) if parts else BitMap()
-
-    def _local_candidates(self, leaf: _Leaf, seg: Segment) -> BitMap:
-        if not seg.terms:
-            return BitMap(range(leaf.count))
-        sets = sorted((self.cache.term_docs(leaf.reader, "content", t) for t in seg.terms), key=len)
-        return BitMap.intersection(*sets)
-
-    def rank(
-        self, cands: BitMap, segs: list[Segment], numbers: BitMap, limit: int
-    ) -> tuple[BitMap, list[tuple[float, int]]]:
-        """Matches among ``cands`` (plus ``numbers``) and the top ``limit`` (score, docnum).
-
-        BM25 with the exact phrase count of each segment in the document's
-        canonical text as term frequency and that text's length as document
-        length, plus :data:`TITLE_BONUS` per segment in the title and
-        :data:`NUMBER_BOOST` for an exact 文号/索引号.
-
-        A document without a segment in its title scores below
-        ``sum(idf) * (K1 + 1)``; when the documents with one (few: their
-        candidates come from the title's terms) fill the page above that
-        bound, the others are only matched, not scored.
-        """
-        idf = [self._idf(s) for s in segs]
-        titled = self._title_candidates(segs)
-        if titled is not None:
-            head = (cands & titled) | numbers
-            matched, scored = self._score(head, segs, idf, numbers)
-            top = heapq.nlargest(limit, scored)
-            if len(top) >= limit and top[-1][0] >= sum(w * (K1 + 1) for w in idf):
-                return matched | self.match(cands - head, segs, BitMap()), [(sc, -d) for sc, d in top]
-        matched, scored = self._score(cands | numbers, segs, idf, numbers)
-        return matched, [(sc, -d) for sc, d in heapq.nlargest(limit, scored)]
-
-    def _title_candidates(self, segs: list[Segment]) -> BitMap | None:
-        """Documents that may have a segment in the title (None: cannot tell)."""
-        if any(not s.terms for s in segs):
-            return None
-        return BitMap.union(*(self.segment_docs(s, "title") for s in segs)) if segs else BitMap()
-
-    def _score(
-        self, docs: BitMap, segs: list[Segment], idf: list[float], numbers: BitMap
-    ) -> tuple[BitMap, list[tuple[float, int]]]:
-        needles = [s.needle for s in segs]
-        avg = self.avg_length
-        matched: list[int] = []
-        scored: list[tuple[float, int]] = []  # (score, -docnum): ties go to the lower docnum
-        for leaf in self.leaves:
-            buf, starts, ends = leaf.content.buf, leaf.content.starts, leaf.content.ends
-            tbuf, tstarts, tends = leaf.title.buf, leaf.title.starts, leaf.title.ends
-            off = leaf.offset
-            for d in docs & leaf.docs:
-                i = d - off
-                s, e = starts[i], ends[i]
-                text = buf[s:e]
-                score = 0.0
-                norm = K1 * (1 - B + B * (e - s) / avg)
-                for needle, w in zip(needles, idf):
-                    tf = text.count(needle)
-                    if not tf:
-                        break
-                    score += w * tf * (K1 + 1) / (tf + norm)
-                else:
-                    title = tbuf[tstarts[i] : tends[i]]
-                    score += TITLE_BONUS * sum(1 for n in needles if n in title)
-                    if d in numbers:
-                        score += NUMBER_BOOST
-                    matched.append(d)
-                    scored.append((score, -d))
-                    continue
-                if d in numbers:  # the number matched, the text did not
-                    matched.append(d)
-                    scored.append((NUMBER_BOOST, -d))
-        return BitMap(matched), scored
-
-    def _idf(self, seg: Segment) -> float:
-        df = len(self.segment_docs(seg))  # candidates: a close upper bound
-        n = max(self.doc_count, df)
-        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+    # -- date order
 
     def newest(self, docs: BitMap, limit: int) -> list[int]:
         """The ``limit`` most recently published of ``docs`` (ties: lower docnum)."""
@@ -481,30 +258,6 @@ class Reader:
             pub = self.published()
             self._order = sorted(range(len(pub)), key=lambda d: (-pub[d], d))
         return self._order
-
-
-def _verify(column: _Column, docs: BitMap, needle: bytes, offset: int) -> BitMap:
-    """The docnums of ``docs`` whose text (``docnum - offset`` in ``column``) holds ``needle``."""
-    find, starts, ends = column.buf.find, column.starts, column.ends
-    return BitMap([d for d in docs if find(needle, starts[d - offset], ends[d - offset]) >= 0])
-
-
-def _posting_set(m: Any) -> BitMap:
-    """All document ids of a posting list, a block at a time where possible."""
-    if isinstance(m, FilterMatcher):  # deletions are handled by Reader.live
-        m = m.child
-    if not isinstance(m, W3LeafMatcher):
-        return BitMap(m.all_ids())
-    docs = BitMap()
-    while m.is_active():
-        if m._data is None:
-            m._read_data()
-        ids = m._data[0]  # as whoosh3's _read_ids, without its Python delta loop
-        docs.update(ids if m._byteids else itertools.accumulate(ids))
-        if m._lastblock:
-            break
-        m._next_block()
-    return docs
 
 
 def _col_date(col: Any, docnum: int) -> datetime:

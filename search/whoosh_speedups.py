@@ -1,227 +1,70 @@
-"""Process-wide speed-ups of whoosh3 3.54 for bulk indexing and reading.
+"""Speed-ups of whoosh3 3.54.0 for bulk indexing and reading, installed by the backend.
 
-Applied when this module is imported (``search.whoosh_backend`` imports it):
-module-level, so that MpWriter's forked sub-writers use them too (whoosh3
-ignores SegmentWriter's ``poolclass`` argument).  Each behaves like what it
-replaces, and ``tests/unit/search/test_whoosh_internals.py`` checks that.
+Three process-wide patches (:data:`PATCHES`), each behaving like what it
+replaces (``tests/unit/search/test_whoosh_internals.py``):
+
+* ``posting_pool``: :class:`~search.whoosh_posting_pool._GroupingPostingPool`
+  as ``whoosh.writing.PostingPool`` (over half of bulk-indexing time went to
+  pickling and merging single postings);
+* ``field_lengths``: field lengths read once per field when postings are
+  written, not once per posting (~15% of bulk indexing);
+* ``mmap_reads``: compound segment files read from the mmap without
+  whoosh3's copy of each file (~1.2 GB of RAM per searcher at 100k documents).
+
+Process-wide because MpWriter's forked sub-writers must use them too (whoosh3
+ignores SegmentWriter's ``poolclass`` argument).  :func:`install` applies them
+once per process; every :class:`~search.whoosh_backend.WhooshBackend` calls it,
+so importing :mod:`search` changes nothing in Whoosh.
+
+Why checked first: the patches subclass and wrap Whoosh internals as they are
+in 3.54.0.  :func:`install` compares the installed whoosh3 version with
+:data:`PINNED_VERSION` and the signatures (parameter names, kinds and
+defaults) of everything the patches replace or call with what they were
+written against; on any difference it logs a warning naming it and patches
+nothing.  Whoosh then runs as shipped: slower and bigger (a one-process bulk
+build of 10,000 documents took ~2.5x the time and ~2.5x the memory), same
+results (``tests/unit/search/test_speedups.py``).
+:func:`active` says which patches are in place.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
-import marshal
-from array import array
-from typing import Any, Iterable, Iterator
+import importlib
+import inspect
+import logging
+import threading
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any, Callable, Mapping
 
 from whoosh import writing
 from whoosh.codec import base as codec_base
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.filedb import compound, structfile
-from whoosh.system import pack_uint
 
-# -- bulk-indexing speed-up ----------------------------------------------------
+from search.whoosh_posting_pool import _GroupingPostingPool, freq_bytes
 
+log = logging.getLogger(__name__)
 
-_FREQ_BYTES: dict[int, bytes] = {}  # n -> pack_uint(n), one shared object per n
-_FREQ_OF: dict[int, int] = {}  # id(shared object) -> n (the objects live as long as the process)
+#: The whoosh3 release the patches are written for (pyproject.toml pins it).
+PINNED_VERSION = "3.54.0"
 
-
-def freq_bytes(n: int) -> bytes:
-    """``pack_uint(n)`` (a Frequency posting's value) as one shared object per ``n``, so the
-    posting pool can recognise it by identity and keep only the number."""
-    value = _FREQ_BYTES.get(n)
-    if value is None:
-        value = _FREQ_BYTES[n] = pack_uint(n)
-        _FREQ_OF[id(value)] = n
-    return value
+__all__ = ["PATCHES", "PINNED_VERSION", "active", "codec", "freq_bytes", "install", "mismatches", "uninstall"]
 
 
-EXIST, FREQ, GENERIC = 0, 1, 2
+def codec() -> W3Codec:
+    """Whoosh's codec with posting blocks of 1,024 instead of 128.
 
-
-class _Group:
-    """One term's postings in arrival (docnum) order, as compact as they allow.
-
-    ``EXIST``: every posting is (weight 1.0, value b"") -- keep docnums only (ID fields);
-    ``FREQ``: every value is :func:`freq_bytes` of its weight -- keep docnums and counts
-    (text fields); otherwise ``GENERIC`` lists of weights and values.  4-8 bytes per posting
-    instead of a ~170-byte tuple, so a bulk build rarely spills to disk.
+    Why: queries read whole posting lists into document sets (they never
+    skip inside one), and per block Whoosh unpickles a header and a data
+    tuple through several small file reads; bigger blocks cut that work
+    (and the writers' block flushes) about eightfold.  A codec option, not a
+    patch: used whether or not the patches are installed.
     """
-
-    __slots__ = ("kind", "docs", "freqs", "weights", "values")
-
-    def __init__(self) -> None:
-        self.kind: int | None = None
-        self.docs = array("I")
-        self.freqs: Any = None
-        self.weights: list[Any] | None = None
-        self.values: list[Any] | None = None
-
-    def add(self, docnum: int, weight: Any, value: Any) -> int:
-        """Add one posting; returns the bytes it took."""
-        kind = self.kind
-        if kind == FREQ or kind is None:
-            n = _FREQ_OF.get(id(value))
-            if n is not None and weight == n:
-                if kind is None:
-                    self.kind, self.freqs = FREQ, array("I")
-                self.docs.append(docnum)
-                self.freqs.append(n)
-                return 8
-        if (kind == EXIST or kind is None) and value == b"" and weight == 1.0:
-            self.kind = EXIST
-            self.docs.append(docnum)
-            return 4
-        if kind != GENERIC:
-            self._generic()
-        assert self.weights is not None and self.values is not None
-        self.docs.append(docnum)
-        self.weights.append(weight)
-        self.values.append(value)
-        return 100 + (len(value) if value else 0)
-
-    def _generic(self) -> None:
-        weights, values = _expand(self.kind, len(self.docs), self.freqs)
-        self.kind, self.weights, self.values, self.freqs = GENERIC, weights, values, None
-
-    def parts(self, size: int) -> Iterator[tuple[int, bytes, Any]]:
-        """(kind, docnums, extra) slices of at most ``size`` postings, marshal-able."""
-        for i in range(0, len(self.docs), size):
-            docs = self.docs[i : i + size].tobytes()
-            if self.kind == FREQ:
-                yield FREQ, docs, self.freqs[i : i + size].tobytes()
-            elif self.kind == GENERIC:
-                assert self.weights is not None and self.values is not None
-                yield GENERIC, docs, (self.weights[i : i + size], self.values[i : i + size])
-            else:
-                yield EXIST, docs, None
+    return W3Codec(blocklimit=1024)
 
 
-def _expand(kind: int | None, count: int, freqs: Any) -> tuple[list[Any], list[Any]]:
-    """(weights, values) of ``count`` postings of a compact kind."""
-    if kind == FREQ:
-        return [float(n) for n in freqs], [freq_bytes(n) for n in freqs]
-    return [1.0] * count, [b""] * count
-
-
-def _postings(kind: int, docs: bytes, extra: Any) -> Iterator[tuple[int, Any, Any]]:
-    ids = array("I")
-    ids.frombytes(docs)
-    if kind == GENERIC:
-        yield from zip(ids, extra[0], extra[1])
-    elif kind == FREQ:
-        counts = array("I")
-        counts.frombytes(extra)
-        for d, n in zip(ids, counts):
-            yield d, float(n), freq_bytes(n)
-    else:
-        for d in ids:
-            yield d, 1.0, b""
-
-
-class _GroupingPostingPool(writing.PostingPool):
-    """Whoosh's posting pool, grouping postings by term as they arrive.
-
-    Why: Whoosh keeps every posting as a (field, term, doc, weight, value)
-    tuple, sorts them all, pickles them one by one to temp files when
-    ``limitmb`` overflows and merges the files posting by posting in Python;
-    for ~350 postings per document that was over half of bulk-indexing time.
-    Documents arrive in docnum order, so grouping by (field, term) leaves
-    only the distinct terms to sort; a group is kept compact (:class:`_Group`);
-    spilled runs are ``marshal``-ed groups and merge by term, not by posting.
-    The output (``items()``) is the same sorted stream of posting tuples
-    Whoosh's writers consume.
-    """
-
-    RECORD = 20_000  # postings per marshal record: bounds memory when merging runs
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._groups: dict[tuple[str, bytes], _Group] = {}
-
-    def add(self, item: tuple[str, bytes, int, Any, Any]) -> None:
-        fieldname, text, docnum, weight, value = item
-        key = (fieldname, text)
-        group = self._groups.get(key)
-        if group is None:
-            group = self._groups[key] = _Group()
-            self.fieldnames.add(fieldname)
-            self.currentsize += 400 + len(text)  # key tuple, dict slot, group, arrays
-        self.currentsize += group.add(docnum, weight, value)
-        if self.currentsize > self.limit:
-            self.save()
-
-    def _sorted_parts(self, size: int) -> Iterator[tuple[tuple[str, bytes], int, bytes, Any]]:
-        for key, group in sorted(self._groups.items(), key=lambda kv: kv[0]):
-            for kind, docs, extra in group.parts(size):
-                yield key, kind, docs, extra
-
-    def save(self) -> None:
-        if self._groups:
-            path, f = self._new_run()
-            record: list[tuple[Any, int, bytes, Any]] = []
-            size = 0
-            for key, kind, docs, extra in self._sorted_parts(self.RECORD):
-                record.append((key, kind, docs, extra))
-                size += len(docs) // 4
-                if size >= self.RECORD:
-                    marshal.dump(record, f)
-                    record, size = [], 0
-            if record:
-                marshal.dump(record, f)
-            f.close()
-            self._add_run(path)
-            self._groups = {}
-        self.currentsize = 0
-
-    def _read_groups(self, path: str, order: int) -> Iterator[tuple[Any, int, int, int, bytes, Any]]:
-        """(key, run order, sequence, kind, docs, extra); a big group may span records."""
-        f = self._open_run(path)
-        seq = 0
-        try:
-            while True:
-                try:
-                    record = marshal.load(f)
-                except EOFError:
-                    return
-                for key, kind, docs, extra in record:
-                    yield key, order, seq, kind, docs, extra
-                    seq += 1
-        finally:
-            f.close()
-            self._remove_run(path)
-
-    def items(self, maxfiles: int = 128) -> Iterator[tuple[str, bytes, int, Any, Any]]:
-        if not self.runs:
-            merged: Iterable[tuple[Any, int, int, int, bytes, Any]] = (
-                (key, 0, 0, kind, docs, extra) for key, kind, docs, extra in self._sorted_parts(2**31)
-            )
-        else:
-            self.save()
-            runs, self.runs = self.runs, []
-            # runs hold increasing docnum ranges, so equal terms concatenate in
-            # (run, sequence) order; the tuple never compares past the sequence
-            merged = heapq.merge(*(self._read_groups(p, i) for i, p in enumerate(runs)), key=lambda g: g[:3])
-        for (fieldname, text), _, _, kind, docs, extra in merged:
-            for docnum, weight, value in _postings(kind, docs, extra):
-                yield fieldname, text, docnum, weight, value
-        self._groups = {}
-
-    # Whoosh's generic run API (used by MpWriter without ``multisegment``)
-
-    def _write_run(self, f: Any, items: Iterable[Any]) -> None:
-        for key, postings in itertools.groupby(items, key=lambda it: (it[0], it[1])):
-            group = _Group()
-            for _, _, d, w, v in postings:
-                group.add(d, w, v)
-            marshal.dump([(key, kind, docs, extra) for kind, docs, extra in group.parts(2**31)], f)
-        f.close()
-
-    def _read_run(self, path: str) -> Iterator[Any]:
-        for (fieldname, text), _, _, kind, docs, extra in self._read_groups(path, 0):
-            for docnum, weight, value in _postings(kind, docs, extra):
-                yield fieldname, text, docnum, weight, value
+# -- field lengths ---------------------------------------------------------------
 
 
 class _CachedLengths:
@@ -243,33 +86,18 @@ class _CachedLengths:
         return [get(d) for d in range(self._pdr.doc_count_all())].__getitem__
 
 
-_add_postings = codec_base.FieldWriter.add_postings
+def _cached_lengths(add_postings: Callable[..., Any]) -> Callable[..., Any]:
+    """The original ``FieldWriter.add_postings``, reading lengths through :class:`_CachedLengths`."""
+
+    def add_postings_cached(self: Any, schema: Any, lengths: Any, items: Any) -> Any:
+        if lengths is not None and hasattr(lengths, "doc_field_length_reader"):
+            lengths = _CachedLengths(lengths)
+        return add_postings(self, schema, lengths, items)
+
+    return add_postings_cached
 
 
-def _add_postings_cached(self: Any, schema: Any, lengths: Any, items: Any) -> Any:
-    if lengths is not None and hasattr(lengths, "doc_field_length_reader"):
-        lengths = _CachedLengths(lengths)
-    return _add_postings(self, schema, lengths, items)
-
-
-# Module-level so that MpWriter's forked sub-writers use them too (whoosh3
-# 3.54 ignores SegmentWriter's ``poolclass`` argument).
-writing.PostingPool = _GroupingPostingPool  # type: ignore[misc]
-codec_base.FieldWriter.add_postings = _add_postings_cached  # type: ignore[method-assign]
-
-
-def codec() -> W3Codec:
-    """Whoosh's codec with posting blocks of 1,024 instead of 128.
-
-    Why: queries read whole posting lists into document sets (they never
-    skip inside one), and per block Whoosh unpickles a header and a data
-    tuple through several small file reads; bigger blocks cut that work
-    (and the writers' block flushes) about eightfold.
-    """
-    return W3Codec(blocklimit=1024)
-
-
-# -- reading without copying ---------------------------------------------------
+# -- reading without copying -----------------------------------------------------
 
 
 class _ViewIO:
@@ -323,4 +151,126 @@ class _ViewBufferFile(structfile.BufferFile):
         self.file = _ViewIO(buf if isinstance(buf, memoryview) else memoryview(buf))
 
 
-compound.BufferFile = _ViewBufferFile  # type: ignore[misc]
+# -- installing ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One attribute of Whoosh replaced, and what the replacement relies on."""
+
+    owner: Any  # the module or class holding the attribute
+    attr: str
+    make: Callable[[Any], Any]  # the original -> its replacement
+    #: ``"module:qualified.name"`` -> its signature without annotations, as in
+    #: whoosh3 3.54.0: what is replaced, overridden or called by the replacement.
+    expects: Mapping[str, str]
+
+
+_POOL = "whoosh.writing:PostingPool."
+_PDR = "whoosh.codec.base:PerDocumentReader."
+PATCHES: dict[str, Patch] = {
+    "posting_pool": Patch(writing, "PostingPool", lambda _original: _GroupingPostingPool, {
+        _POOL + "__init__": "(self, tempstore, segment, limitmb=128, **kwargs)",
+        _POOL + "add": "(self, item)",
+        _POOL + "save": "(self)",
+        _POOL + "items": "(self, maxfiles=128)",
+        _POOL + "_write_run": "(self, f, items)",
+        _POOL + "_read_run": "(self, path)",
+        _POOL + "_new_run": "(self)",
+        _POOL + "_add_run": "(self, filename)",
+        _POOL + "_open_run": "(self, path)",
+        _POOL + "_remove_run": "(self, path)",
+    }),
+    "field_lengths": Patch(codec_base.FieldWriter, "add_postings", _cached_lengths, {
+        "whoosh.codec.base:FieldWriter.add_postings": "(self, schema, lengths, items)",
+        _PDR + "doc_field_length_reader": "(self, fieldname, default=0)",
+        _PDR + "doc_count_all": "(self)",
+        "whoosh.codec.base:MultiPerDocumentReader.doc_field_length_reader": "(self, fieldname, default=0)",
+        "whoosh.codec.whoosh3:W3PerDocReader.doc_field_length_reader": "(self, fieldname, default=0)",
+    }),
+    "mmap_reads": Patch(compound, "BufferFile", lambda _original: _ViewBufferFile, {
+        "whoosh.filedb.compound:BufferFile.__init__": "(self, buf, name=None, onclose=None)",
+        "whoosh.filedb.structfile:BufferFile.__init__": "(self, buf, name=None, onclose=None)",
+    }),
+}  # fmt: skip
+
+_lock = threading.Lock()
+_originals: dict[str, Any] = {}  # installed patch -> the attribute it replaced
+_refused: list[str] | None = None  # the differences found by a refused install
+
+
+def _resolve(path: str) -> Any:
+    """``"module:qualified.name"`` in Whoosh as shipped (an installed patch's original)."""
+    module, _, names = path.partition(":")
+    obj: Any = importlib.import_module(module)
+    replaced = {(id(PATCHES[name].owner), PATCHES[name].attr): original for name, original in _originals.items()}
+    for name in names.split("."):
+        key = (id(obj), name)
+        obj = replaced[key] if key in replaced else getattr(obj, name)
+    return obj
+
+
+def _shape(fn: Any) -> str:
+    """``fn``'s signature without annotations: they change without changing the call."""
+    sig = inspect.signature(fn)
+    params = [p.replace(annotation=inspect.Parameter.empty) for p in sig.parameters.values()]
+    return str(sig.replace(parameters=params, return_annotation=inspect.Signature.empty))
+
+
+def mismatches() -> list[str]:
+    """How the installed Whoosh differs from what the patches expect (empty: they fit)."""
+    out = []
+    try:
+        version = metadata.version("whoosh3")
+    except metadata.PackageNotFoundError:
+        version = "not installed"
+    if version != PINNED_VERSION:
+        out.append(f"whoosh3 is {version}, the patches are written for {PINNED_VERSION}")
+    for patch in PATCHES.values():
+        for path, expected in patch.expects.items():
+            try:
+                found = _shape(_resolve(path))
+            except (ImportError, AttributeError, TypeError, ValueError) as e:
+                found = f"missing ({type(e).__name__})"
+            if found != expected:
+                out.append(f"{path} is {found}, expected {expected}")
+    return out
+
+
+def install() -> frozenset[str]:
+    """Install every patch, or none if Whoosh is not as they expect; returns :func:`active`.
+
+    Idempotent and thread-safe: the check runs once per process (and warns
+    once) until :func:`uninstall`.
+    """
+    global _refused
+    with _lock:
+        if _originals or _refused is not None:
+            return active()
+        problems = mismatches()
+        if problems:
+            _refused = problems
+            log.warning("search: Whoosh speed-ups not installed, Whoosh runs unpatched (slower, same results): %s",
+                        "; ".join(problems))  # fmt: skip
+            return frozenset()
+        for name, patch in PATCHES.items():
+            original = getattr(patch.owner, patch.attr)
+            setattr(patch.owner, patch.attr, patch.make(original))
+            _originals[name] = original
+        return active()
+
+
+def active() -> frozenset[str]:
+    """The names (keys of :data:`PATCHES`) of the patches in place."""
+    return frozenset(_originals)
+
+
+def uninstall() -> None:
+    """Put Whoosh back as shipped and forget a refused check (for tests)."""
+    global _refused
+    with _lock:
+        for name, original in reversed(list(_originals.items())):
+            patch = PATCHES[name]
+            setattr(patch.owner, patch.attr, original)
+        _originals.clear()
+        _refused = None

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from search import SearchQuery
-from search.whoosh_reader import Reader
+from search import SearchQuery, whoosh_ranking
 
 from .corpus import NOW
 
@@ -22,20 +21,20 @@ def _ranked(backend, q: str, size: int):
 def test_title_shortcut_ranks_exactly_like_scoring_everything(backend, monkeypatch, q, size):
     """Skipping the scores of documents that cannot reach the page changes nothing."""
     shortcut = _ranked(backend, q, size)
-    monkeypatch.setattr(Reader, "_title_candidates", lambda self, segs: None)
+    monkeypatch.setattr(whoosh_ranking, "_title_candidates", lambda reader, segs: None)
     assert _ranked(backend, q, size) == shortcut
 
 
 def test_the_shortcut_is_taken(backend, monkeypatch):
     """Guard against a vacuous equality above: some query fills its page from titles."""
     calls = []
-    original = Reader._score
+    original = whoosh_ranking._score
 
-    def spy(self, docs, *args):
+    def spy(reader, docs, *args):
         calls.append(len(docs))
-        return original(self, docs, *args)
+        return original(reader, docs, *args)
 
-    monkeypatch.setattr(Reader, "_score", spy)
+    monkeypatch.setattr(whoosh_ranking, "_score", spy)
     r = backend.query(SearchQuery(text="电子政务", now=NOW, page_size=1))
     assert len(calls) == 1 and calls[0] < r.total
 
