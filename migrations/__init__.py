@@ -1,1 +1,2 @@
-"""Alembic migrations: every table comes from here (`portal init` and the tests run them)."""
+"""Alembic environment and the core's revisions (branch `portal`); other packages ship their own
+branches (see portal.migrate). `portal init` and the tests run them all."""

@@ -1,20 +1,18 @@
-"""Alembic environment: the engine comes from the caller (portal.migrate) or from sqlalchemy.url."""
+"""Alembic environment: the engine comes from the caller (portal.migrate) or from sqlalchemy.url.
+
+The branches' directories are set by portal.migrate.alembic_config; the models compared against
+(autogenerate, tests/unit/test_migrations.py) are the core's and those of every package
+registered in the `portal.migrations` entry point group, so no package is named here.
+"""
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-import content_types.disclosure  # noqa: F401  (every mapped class must be imported for autogenerate)
-import content_types.file  # noqa: F401
-import content_types.folder  # noqa: F401
-import content_types.image  # noqa: F401
-import content_types.news  # noqa: F401
-import content_types.page  # noqa: F401
-import search.outbox  # noqa: F401
-from portal.models.meta import Base
+from portal.migrate import registered_metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = registered_metadata()
 
 
 def run_migrations_offline() -> None:
