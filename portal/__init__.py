@@ -5,18 +5,24 @@ from typing import Any
 
 from pyramid.config import Configurator
 
+from .registry import type_packages
+from .settings import portal_settings
+
 
 def main(global_config: dict[str, Any] | None, **settings: Any) -> Any:
-    """The WSGI application."""
+    """The WSGI application; a bad setting stops it here (`portal.settings.SettingsError`)."""
     settings.setdefault("pyramid.default_locale_name", "zh_CN")
     with Configurator(settings=settings) as config:
         config.include("portal")
-        for package in settings.get("portal.includes", "content_types search.integration").split():
+        for package in type_packages():  # content types: entry point group portal.content_types
+            config.include(package)
+        for package in portal_settings(config.registry).includes:
             config.include(package)
     return config.make_wsgi_app()
 
 
 def includeme(config: Configurator) -> None:
+    config.include(".settings")  # first: everything below reads the parsed settings
     config.include("pyramid_chameleon")
     config.include(".models")
     config.include(".registry")

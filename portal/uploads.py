@@ -19,6 +19,7 @@ import deform
 from .blobs import BlobTooLarge
 from .i18n import _
 from .images import ImageError, normalize_image
+from .settings import portal_settings
 
 IMAGE_ERRORS = {
     "not_image": _("This file is not an image (JPEG, PNG, GIF or WebP)"),
@@ -67,7 +68,7 @@ class Upload(colander.SchemaType):
     def deserialize(self, node: colander.SchemaNode, cstruct: Any) -> Any:
         if cstruct in (colander.null, None, ""):
             return colander.null
-        limit = self.request.registry.settings["portal.max_upload_size"]
+        limit = portal_settings(self.request.registry).max_upload_size
         data, filename, ctype = self._read(node, cstruct, limit)
         if len(data) > limit:
             raise colander.Invalid(node, _("The file is larger than the limit of ${limit}",

@@ -11,6 +11,7 @@ from tqdm import tqdm
 from portal.cli import script_request
 
 from .indexer import count_documents, drain, pending, rebuild
+from .settings import search_settings
 
 
 def cmd_reindex(args: argparse.Namespace) -> None:
@@ -18,10 +19,10 @@ def cmd_reindex(args: argparse.Namespace) -> None:
     with script_request(args.config) as request:
         backend = request.search_backend
         # a rebuild may use both cores (the web processes keep one writer process)
-        backend.procs = int(request.registry.settings.get("search.reindex_procs", 2))
-        total = count_documents(request.dbsession)
+        backend.procs = search_settings(request.registry).reindex_procs
+        total = count_documents(request.registry, request.dbsession)
         with tqdm(total=total, unit="doc", desc="reindex", file=sys.stderr) as bar:
-            count = rebuild(request.dbsession, backend, progress=bar.update)
+            count = rebuild(request.registry, request.dbsession, backend, progress=bar.update)
     print(f"indexed {count} documents into {getattr(backend, 'path', 'the index')}")
 
 
@@ -33,7 +34,7 @@ def cmd_indexer(args: argparse.Namespace) -> None:
     print(f"indexer: applying the search outbox every {args.interval}s (Ctrl-C stops)", file=sys.stderr)
     try:
         while True:
-            done = drain(factory, backend)
+            done = drain(registry, factory, backend)
             if done:
                 with factory() as session:
                     left = pending(session)

@@ -8,12 +8,12 @@ import logging
 from typing import Any
 
 from pyramid.events import ApplicationCreated
-from pyramid.settings import asbool
 
 from portal import events
 
 from .indexer import drain, rebuild
 from .outbox import INDEX, UNINDEX, enqueue, subtree_ids
+from .settings import search_settings
 from .whoosh_backend import IndexBusy, WhooshBackend
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def on_removed(event: events.ContentEvent) -> None:
 def schedule_drain(request: Any) -> None:
     """In development, apply the outbox right after this request's transaction commits."""
     registry = request.registry
-    if not registry["search_drain_after_commit"] or getattr(request, "_search_drain_scheduled", False):
+    if not search_settings(registry).drain_after_commit or getattr(request, "_search_drain_scheduled", False):
         return
     request._search_drain_scheduled = True
 
@@ -52,7 +52,7 @@ def schedule_drain(request: Any) -> None:
 def drain_quietly(registry: Any) -> None:
     """Never fail a request for the index: what is not applied now stays in the outbox."""
     try:
-        drain(registry["dbsession_factory"], registry["search_backend"])
+        drain(registry, registry["dbsession_factory"], registry["search_backend"])
     except IndexBusy:
         log.info("search index busy; the outbox will be applied by the next drain")
     except Exception:  # noqa: BLE001 - the content change is committed; the outbox keeps the work
@@ -65,7 +65,7 @@ def rebuild_quietly(registry: Any) -> None:
     log.warning("the search index must be rebuilt (new index format): rebuilding it from the database")
     try:
         with registry["dbsession_factory"]() as session, session.begin():
-            count = rebuild(session, backend)
+            count = rebuild(registry, session, backend)
         log.warning("search index rebuilt: %d documents", count)
     except IndexBusy:
         log.info("another process is rebuilding the search index")
@@ -81,10 +81,9 @@ def on_start(event: ApplicationCreated) -> None:
 
 
 def includeme(config: Any) -> None:
-    settings = config.get_settings()
-    index_dir = settings.get("search.index_dir", "var/index")
-    config.registry["search_backend"] = WhooshBackend(index_dir)
-    config.registry["search_drain_after_commit"] = asbool(settings.get("search.drain_after_commit", True))
+    config.include(".settings")  # first: a bad search.* value stops the start-up before the index is opened
+    settings = search_settings(config.registry)
+    config.registry["search_backend"] = WhooshBackend(settings.index_dir)
     config.add_request_method(lambda request: request.registry["search_backend"], "search_backend", reify=True)
     config.add_subscriber(on_changed, events.ObjectAdded)
     config.add_subscriber(on_changed, events.ObjectModified)
@@ -92,6 +91,6 @@ def includeme(config: Any) -> None:
     config.add_subscriber(on_subtree_changed, events.LocalRolesChanged)
     config.add_subscriber(on_subtree_changed, events.ObjectMoved)
     config.add_subscriber(on_removed, events.ObjectRemoved)
-    if asbool(settings.get("search.drain_on_start", True)):
+    if settings.drain_on_start:
         config.add_subscriber(on_start, ApplicationCreated)
     config.scan("search.views")

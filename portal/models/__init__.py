@@ -9,6 +9,7 @@ from sqlalchemy import engine_from_config, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
+from ..settings import SettingsError, portal_settings
 from .meta import Base
 from .node import Node, Portal, Unit
 from .principals import AuthToken, Group, LocalRole, LoginFailure, User
@@ -28,12 +29,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+    # Python's sqlite3 would send BEGIN only before the first write and commit on its own when a
+    # SAVEPOINT is released outside it; SQLAlchemy's pysqlite recipe hands transactions to us.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def get_engine(settings: dict[str, Any], prefix: str = "sqlalchemy.") -> Engine:
     engine = engine_from_config(settings, prefix)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
@@ -48,12 +57,21 @@ def get_tm_session(session_factory: sessionmaker[Session], transaction_manager: 
     return dbsession
 
 
+EXPLICIT_MANAGER = "pyramid_tm.explicit_manager"
+
+
 def includeme(config: Any) -> None:
-    settings = config.get_settings()
-    settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
+    """`tm.manager_hook` is pyramid_tm's own key, not an operator's choice: the portal's code and
+    scripts use explicit transaction managers (`new_transaction_manager`), so it is set here through
+    Pyramid's API rather than left to each .ini, and a different value is refused."""
+    hook = config.get_settings().get("tm.manager_hook", EXPLICIT_MANAGER)
+    if hook != EXPLICIT_MANAGER:
+        raise SettingsError("tm.manager_hook", hook, f"{EXPLICIT_MANAGER} (or leave it out)")
+    config.add_settings({"tm.manager_hook": EXPLICIT_MANAGER})
     config.include("pyramid_tm")
     config.include("pyramid_retry")
-    engine = settings.get("portal.engine") or get_engine(settings)
+    settings = portal_settings(config.registry)
+    engine = settings.engine or get_engine(dict(settings.sqlalchemy))
     session_factory = get_session_factory(engine)
     config.registry["dbsession_factory"] = session_factory
 

@@ -24,6 +24,9 @@ portal.session_secret = cli-test-secret-0123456789-0123456789-0123456789
 portal.secure_cookies = false
 portal.blobs_dir = {blobs}
 portal.max_upload_size = 20MB
+portal.argon2_time_cost = 1
+portal.argon2_memory_cost = 1024
+portal.argon2_parallelism = 1
 search.index_dir = {index}
 """
 
