@@ -21,6 +21,7 @@ from portal.models import Base, Node
 from portal.registry import TypeInfo
 from portal.schemas import LOCAL_TZ, add_dates, base_schema, check_dates, choice, rich_text, text_line
 from portal.uploads import MemoryTmpStore, Upload
+from portal.views.pages import item_view
 
 from .folder import CONTAINERS
 
@@ -35,7 +36,8 @@ SUBJECTS = (
 GENRES = ("决议", "决定", "命令（令）", "公报", "公告", "通告", "意见", "通知", "通报", "报告", "请示",
           "批复", "议案", "函", "纪要", "规划", "其他")
 MODES = ("主动公开", "依申请公开")
-VALIDITY = ("有效", "已修订", "已废止", "失效")
+IN_FORCE = "有效"
+VALIDITY = (IN_FORCE, "已修订", "已废止", "失效")
 
 
 class DisclosureSerial(Base):
@@ -57,7 +59,7 @@ class Disclosure(Node):
     subject: Mapped[str] = mapped_column(String(50), default="综合政务")  # 主题分类
     genre: Mapped[str] = mapped_column(String(20), default="其他")  # 体裁
     disclosure_mode: Mapped[str] = mapped_column(String(20), default="主动公开")  # 公开方式
-    validity: Mapped[str] = mapped_column(String(10), default="有效")  # 有效性
+    validity: Mapped[str] = mapped_column(String(10), default=IN_FORCE)  # 有效性
     superseded_by: Mapped[str] = mapped_column(String(80), default="")  # 索引号 of the replacement
     keywords: Mapped[str] = mapped_column(String(300), default="")  # 关键词
     summary: Mapped[str] = mapped_column(Text, default="")  # 内容概述
@@ -66,6 +68,10 @@ class Disclosure(Node):
     __mapper_args__ = {"polymorphic_identity": "Disclosure", "polymorphic_load": "selectin"}
     fields = Node.fields + ("publisher", "doc_number", "written_date", "subject", "genre", "disclosure_mode",
                             "validity", "superseded_by", "keywords", "summary", "body", "attachments")
+
+    @property
+    def in_force(self) -> bool:
+        return self.validity == IN_FORCE
 
 
 def next_index_number(dbsession: Any, org_code: str, year: int) -> str:
@@ -105,7 +111,7 @@ def schema(request: Any, node: Node | None = None) -> colander.SchemaNode:
     s.add(choice(_("Subject class (主题分类)"), SUBJECTS, name="subject"))
     s.add(choice(_("Genre (体裁)"), GENRES, name="genre"))
     s.add(choice(_("Disclosure mode (公开方式)"), MODES, name="disclosure_mode", missing="主动公开"))
-    s.add(choice(_("Validity (有效性)"), VALIDITY, name="validity", missing="有效"))
+    s.add(choice(_("Validity (有效性)"), VALIDITY, name="validity", missing=IN_FORCE))
     s.add(text_line(_("Superseded by (索引号)"), name="superseded_by", max_length=80,
                     validator=superseding_exists(request),
                     description=_("The index number of the document that replaces this one")))
@@ -152,9 +158,25 @@ def superseding_exists(request: Any) -> Any:
 
 
 def includeme(config: Any) -> None:
-    config.add_content_type(TypeInfo("Disclosure", _("Disclosure document"), Disclosure, schema,
-                                     addable_to=CONTAINERS, dated=True))
+    config.add_content_type(TypeInfo(
+        "Disclosure", _("Disclosure document"), Disclosure, schema, addable_to=CONTAINERS, dated=True,
+        template="themes:default/templates/disclosure.pt", view=disclosure_view, html_fields=("body",),
+        text_fields=("summary", "body"), file_fields=("attachments",), index=index_fields))
     config.add_subscriber(assign_index_number, ObjectAdded)
+
+
+def index_fields(node: Disclosure) -> dict[str, Any]:
+    """The catalogue fields search filters and boosts on."""
+    fields: dict[str, Any] = {key: getattr(node, key) for key in ("subject", "genre", "doc_number", "index_number")
+                              if getattr(node, key)}
+    keywords = (node.keywords or "").replace("，", " ").replace(",", " ").split()
+    if keywords:
+        fields["keywords"] = keywords
+    return fields
+
+
+def disclosure_view(context: Disclosure, request: Any) -> dict[str, Any]:
+    return {**item_view(context, request), "superseding": superseding_document(request, context)}
 
 
 def superseding_document(request: Any, node: Disclosure) -> Disclosure | None:

@@ -8,17 +8,19 @@ so counts are exact; full-text finding is the search page's job.
 from __future__ import annotations
 
 import datetime as dt
+from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
 from pyramid.view import view_config
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from portal import content
 from portal.events import ObjectAdded
 from portal.models import Node, Portal, Unit
 from portal.models.node import utcnow
 from portal.schemas import LOCAL_TZ, to_local
+from portal.visibility import public_now
 
 from .disclosure import GENRES, SUBJECTS, Disclosure
 
@@ -29,24 +31,30 @@ FILTERS = ("subject", "genre", "year", "unit")
 
 
 def guide_html(unit: Unit) -> str:
-    name = unit.full_name or unit.title
+    """The guide's first text; the unit's name and contact are data, escaped like any other."""
+    name = escape(unit.full_name or unit.title)
     return (f"<h2>一、信息公开的范围</h2><p>{name}主动公开本单位的机构职能、政策文件、规划计划、工作动态、"
             "财政预决算等政府信息，公开的信息可在本站“政府信息公开目录”中按主题分类、体裁、年度浏览和检索。</p>"
             "<h2>二、信息公开的方式</h2><p>主动公开的政府信息通过本网站发布，并在政府信息公开目录中编制索引号。</p>"
             f"<h2>三、依申请公开</h2><p>公民、法人或者其他组织可以向{name}申请获取相关政府信息，"
             "本单位自收到申请之日起20个工作日内予以答复。</p>"
-            f"<h2>四、联系方式</h2><p>{unit.contact or '联系方式由本单位补充。'}</p>")
+            f"<h2>四、联系方式</h2><p>{escape(unit.contact or '联系方式由本单位补充。')}</p>")
 
 
 def create_standard_pages(event: ObjectAdded) -> None:
-    """A new unit gets its 信息公开指南 (a page it edits) and its annual report column, published."""
+    """A new unit gets its 信息公开指南 (a page it edits) and its annual report column, published.
+
+    They come with the unit, whoever adds it (`portal init` loads the units with no user at all),
+    so they are made `unrestricted`: the decision to add the unit was the one checked.
+    """
     unit, request = event.node, event.request
     if not isinstance(unit, Unit) or request is None or GUIDE_NAME in unit.keys():
         return
     guide = content.create(request, unit, "Page", {"title": "政府信息公开指南", "body": guide_html(unit)},
-                           name=GUIDE_NAME)
+                           name=GUIDE_NAME, unrestricted=True)
     reports = content.create(request, unit, "Folder", {"title": "政府信息公开年度报告", "column_kind": "信息公开",
-                                                       "update_interval": 366}, name=REPORTS_NAME)
+                                                       "update_interval": 366}, name=REPORTS_NAME,
+                             unrestricted=True)
     for node in (guide, reports):
         content.set_state(request, node, "published", "publish", "随单位子站创建")
 
@@ -74,14 +82,9 @@ def years(request: Any, conditions: list[Any]) -> list[tuple[int, int]]:
     return out
 
 
-def in_force(now: dt.datetime) -> Any:
-    return [Node.state == "published", or_(Node.effective.is_(None), Node.effective <= now),
-            or_(Node.expires.is_(None), Node.expires > now)]
-
-
 def catalogue(request: Any, context: Node) -> dict[str, Any]:
     now = utcnow()
-    conditions = [*in_force(now)]
+    conditions = [*public_now(now)]
     if isinstance(context, Unit):
         conditions.append(Node.path.like(f"{context.path}%"))
     chosen = {k: request.params.get(k, "").strip()[:100] for k in FILTERS if request.params.get(k, "").strip()}
@@ -132,7 +135,7 @@ def catalogue(request: Any, context: Node) -> dict[str, Any]:
         unit_counts.sort(key=lambda x: -x[1])
     superseding = {d.index_number: d for d in request.dbsession.scalars(
         select(Disclosure).where(Disclosure.index_number.in_([d.superseded_by for d in docs if d.superseded_by]),
-                                 *in_force(now)))}
+                                 *public_now(now)))}
 
     def link(**change: Any) -> str:
         params = {**chosen, **change}

@@ -41,4 +41,5 @@ def title_from_filename(field: str) -> Any:
 
 
 def includeme(config: Any) -> None:
-    config.add_content_type(TypeInfo("File", _("File"), File, schema, addable_to=CONTAINERS))
+    config.add_content_type(TypeInfo("File", _("File"), File, schema, addable_to=CONTAINERS,
+                                     template="themes:default/templates/file.pt", file_fields=("file",)))

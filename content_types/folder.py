@@ -36,4 +36,5 @@ def schema(request: Any, node: Node | None = None) -> colander.SchemaNode:
 
 
 def includeme(config: Any) -> None:
-    config.add_content_type(TypeInfo("Folder", _("Column"), Folder, schema, addable_to=CONTAINERS))
+    config.add_content_type(TypeInfo("Folder", _("Column"), Folder, schema, addable_to=CONTAINERS,
+                                     searchable=False))

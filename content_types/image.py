@@ -34,4 +34,5 @@ def schema(request: Any, node: Node | None = None) -> colander.SchemaNode:
 
 
 def includeme(config: Any) -> None:
-    config.add_content_type(TypeInfo("Image", _("Image"), Image, schema, addable_to=CONTAINERS))
+    config.add_content_type(TypeInfo("Image", _("Image"), Image, schema, addable_to=CONTAINERS,
+                                     template="themes:default/templates/image.pt", file_fields=("image",)))

@@ -31,4 +31,5 @@ def schema(request: Any, node: Node | None = None) -> colander.SchemaNode:
 
 
 def includeme(config: Any) -> None:
-    config.add_content_type(TypeInfo("Page", _("Page"), Page, schema, addable_to=CONTAINERS))
+    config.add_content_type(TypeInfo("Page", _("Page"), Page, schema, addable_to=CONTAINERS, html_fields=("body",),
+                                     text_fields=("body",)))

@@ -4,22 +4,19 @@ from __future__ import annotations
 import difflib
 import json
 from html import escape
-from typing import Any
+from typing import Any, Sequence
 
 from .sanitize import html_to_text
 
-HTML_FIELDS = ("body",)
-
-
-def as_text(name: str, value: Any) -> str:
+def as_text(value: Any, html: bool = False) -> str:
     if value is None:
         return ""
-    if name in HTML_FIELDS and isinstance(value, str):
+    if html and isinstance(value, str):
         return html_to_text(value)
     if isinstance(value, dict) and "filename" in value:
         return f"{value['filename']} ({value.get('hash', '')[:12]})"
     if isinstance(value, list):
-        return "\n".join(as_text(name, v) for v in value)
+        return "\n".join(as_text(v) for v in value)
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False)
@@ -39,11 +36,13 @@ def inline_diff(old: str, new: str) -> str:
     return "".join(out)
 
 
-def diff_revisions(fields: tuple[str, ...], old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str]]:
-    """(field, diff html) for every field that differs."""
+def diff_revisions(fields: Sequence[str], old: dict[str, Any], new: dict[str, Any],
+                   html_fields: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """(field, diff html) for every field that differs; `html_fields` are compared as text."""
     changes = []
     for name in fields:
-        a, b = as_text(name, old.get(name)), as_text(name, new.get(name))
+        html = name in html_fields
+        a, b = as_text(old.get(name), html), as_text(new.get(name), html)
         if a != b:
             changes.append((name, inline_diff(a, b)))
     return changes

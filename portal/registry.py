@@ -1,12 +1,17 @@
-"""The one type registry: what each content type is, where it may be added, how it is edited.
+"""The one type registry: everything the rest of the portal needs to know about a content type.
 
-Types register themselves with `config.add_content_type(TypeInfo(...))` from their package's
-`includeme`; the core looks them up by name and never imports a concrete content type.
+A type is described in exactly one module: its model, its colander schema and one `TypeInfo`
+registered with `config.add_content_type(TypeInfo(...))` from that module's `includeme`. Forms,
+the API, revisions and diffs, search and the item pages ask the registry; none of them names a
+type or one of its fields (Kotti's `type_info`, Substance D's index views). Packages of types are
+found through the `portal.content_types` entry point group, so a new package plugs in without
+editing the core.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 if TYPE_CHECKING:
     import colander
@@ -14,6 +19,9 @@ if TYPE_CHECKING:
     from pyramid.request import Request
 
     from .models import Node
+
+ENTRY_POINT_GROUP = "portal.content_types"
+GENERIC_TEMPLATE = "themes:default/templates/item.pt"
 
 
 @dataclass(frozen=True)
@@ -27,8 +35,24 @@ class TypeInfo:
     description: Any = ""
     # Dated items (news, documents) make up the "latest" listings of the portal and unit homes.
     dated: bool = False
-    # View names a type adds to its item page (e.g. File's download link); templates read these.
-    extra: dict[str, Any] = field(default_factory=dict)
+    # The item page: its template and view (a function or dotted name returning the template's
+    # values); the generic page, which lists a container's children, by default.
+    template: str = GENERIC_TEMPLATE
+    view: Callable[[Any, Any], Any] | str | None = None
+    # Rich-text fields: sanitised on every write, shown as text in diffs and in search.
+    html_fields: tuple[str, ...] = ()
+    # Fields whose text is searched besides title and description (HTML fields as text).
+    text_fields: tuple[str, ...] = ()
+    # Upload fields (a blob reference or a list of them): their file names are searched.
+    file_fields: tuple[str, ...] = ()
+    # Listed in search results; containers are navigation, not results.
+    searchable: bool = True
+    # Extra index fields of this type: node -> {index field: value} (Substance D's index views).
+    index: Callable[[Node], Mapping[str, Any]] | None = None
+
+    @property
+    def folderish(self) -> bool:
+        return self.factory.folderish
 
     def addable_in(self, container: Node) -> bool:
         return container.folderish and container.type in self.addable_to
@@ -38,6 +62,9 @@ def add_content_type(config: Any, info: TypeInfo) -> None:
     def register() -> None:
         config.registry.setdefault("content_types", {})[info.name] = info
     config.action(("portal-content-type", info.name), register)
+    if info.template != GENERIC_TEMPLATE or info.view is not None:
+        config.add_view(info.view or "portal.views.pages.item_view", context=info.factory, permission="view",
+                        renderer=info.template)
 
 
 def content_types(registry: Registry) -> dict[str, TypeInfo]:
@@ -48,11 +75,25 @@ def type_info(registry: Registry, name: str) -> TypeInfo | None:
     return content_types(registry).get(name)
 
 
+def info_for(registry: Registry, node: Node) -> TypeInfo:
+    """The type info of an item (every stored type is registered)."""
+    return content_types(registry)[node.type]
+
+
+def searchable_types(registry: Registry) -> list[str]:
+    return [name for name, info in content_types(registry).items() if info.searchable]
+
+
 def addable_types(request: Request, container: Node) -> list[TypeInfo]:
     if not container.folderish:
         return []
     return [info for info in content_types(request.registry).values()
             if info.addable_in(container) and request.has_permission(info.add_permission, container)]
+
+
+def type_packages() -> list[str]:
+    """The packages of content types installed (entry point group `portal.content_types`)."""
+    return [entry.value for entry in entry_points(group=ENTRY_POINT_GROUP)]
 
 
 def includeme(config: Any) -> None:

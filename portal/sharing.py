@@ -8,6 +8,8 @@ from sqlalchemy import delete, select
 from . import events
 from .i18n import _
 from .models import Group, LocalRole, Node, User
+from .security import forget_local_roles
+from .visibility import local_grants, role_chain
 
 SHARING_ROLES = (
     ("Reader", _("Can view")),
@@ -20,16 +22,9 @@ ROLE_IDS = tuple(r for r, _t in SHARING_ROLES)
 
 def _inherited(request: Any, node: Node) -> dict[str, set[str]]:
     """Roles each principal holds from the parents (until a node blocks inheritance)."""
-    chain: list[int] = []
-    if node.inherit_roles:
-        for parent in list(node.lineage())[1:]:
-            chain.append(parent.id)
-            if not parent.inherit_roles:
-                break
     result: dict[str, set[str]] = {}
-    if chain:
-        for principal, role in request.dbsession.execute(
-                select(LocalRole.principal, LocalRole.role).where(LocalRole.node_id.in_(chain))):
+    for grants in local_grants(request.dbsession, role_chain(node)[1:]).values():
+        for principal, role in grants:
             result.setdefault(principal, set()).add(role)
     return result
 
@@ -96,7 +91,7 @@ def set_roles(request: Any, node: Node, changes: dict[str, dict[str, bool]], inh
     if inherit is not None:
         node.inherit_roles = inherit
     request.dbsession.flush()
-    request.__dict__.pop("_portal_local_roles", None)  # the request's cached roles are stale now
+    forget_local_roles(request)  # the request's cached roles are stale now
     events.notify(request, events.LocalRolesChanged(node, request))
 
 

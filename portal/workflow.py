@@ -17,7 +17,9 @@ from .i18n import _
 if TYPE_CHECKING:
     from .models import Node
 
-PERMISSIONS = ("view", "add", "edit", "delete", "submit", "review", "manage")
+# `history`: the revisions, the transitions with their comments and a waiting change -- what
+# the people who work on an item see, not the public.
+PERMISSIONS = ("view", "add", "edit", "delete", "submit", "review", "manage", "history")
 ROLES = ("Reader", "Contributor", "Editor", "Reviewer", "Manager", "Owner")
 STAFF_VIEW = ("Owner", "Reader", "Contributor", "Editor", "Reviewer", "Manager")
 
@@ -49,6 +51,7 @@ STATES: dict[str, State] = {s.name: s for s in (
         "submit": ("Owner", "Editor", "Manager"),
         "review": ("Reviewer", "Manager"),
         "manage": ("Manager",),
+        "history": ("Owner", "Editor", "Reviewer", "Manager"),
     }),
     State("pending", _("Pending review"), {
         "view": STAFF_VIEW,
@@ -58,6 +61,7 @@ STATES: dict[str, State] = {s.name: s for s in (
         "submit": (),
         "review": ("Reviewer", "Manager"),
         "manage": ("Manager",),
+        "history": ("Reviewer", "Manager"),
     }),
     State("published", _("Published"), {
         "view": (Everyone,),
@@ -67,6 +71,7 @@ STATES: dict[str, State] = {s.name: s for s in (
         "submit": (),
         "review": ("Reviewer", "Manager"),
         "manage": ("Manager",),
+        "history": ("Owner", "Editor", "Reviewer", "Manager"),
     }),
 )}
 INITIAL_STATE = "private"
@@ -84,12 +89,21 @@ TRANSITIONS: tuple[Transition, ...] = (
 # The root is not in the workflow: everyone sees it, managers run it.
 ROOT_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "view": (Everyone,), "add": ("Manager",), "edit": ("Manager",), "delete": (),
-    "submit": (), "review": ("Reviewer", "Manager"), "manage": ("Manager",),
+    "submit": (), "review": ("Reviewer", "Manager"), "manage": ("Manager",), "history": ("Reviewer", "Manager"),
 }
 
 
 def role_principal(role: str) -> str:
     return role if role == Everyone else f"role:{role}"
+
+
+def view_roles(node: Node) -> tuple[str, ...]:
+    """Who may view the item in its state, whatever the date: a public item outside its
+    effective/expiry window is seen by the staff only (`permission_map` applies the window)."""
+    if node.parent_id is None:
+        return ROOT_PERMISSIONS["view"]
+    roles = STATES[node.state].permissions["view"]
+    return (Everyone, *STAFF_VIEW) if Everyone in roles else roles
 
 
 def permission_map(node: Node) -> dict[str, tuple[str, ...]]:

@@ -10,23 +10,21 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
-from pyramid.interfaces import ISecurityPolicy
 from pyramid.view import view_config
 
 from portal.i18n import _
 from portal.models import Node, Portal, Unit
+from portal.registry import content_types
 
 from .backend import CST, FACET_FIELDS, SearchQuery, SearchResults
 
 PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
-TYPE_TITLES = {"Disclosure": _("Disclosure document"), "News": _("News"), "Page": _("Page"), "File": _("File"),
-               "Image": _("Image")}
 FACET_TITLES = {"unit": _("Unit"), "type": _("Type"), "subject": _("Subject class"), "year": _("Year")}
 
 
 def principals(request: Any) -> list[str]:
-    return request.registry.getUtility(ISecurityPolicy).base_principals(request)
+    return request.principals
 
 
 def int_param(request: Any, name: str, default: int, low: int, high: int) -> int:
@@ -90,7 +88,7 @@ def search_page(context: Node, request: Any) -> dict[str, Any]:
     pages = max(1, (results.total + PAGE_SIZE - 1) // PAGE_SIZE)
     return {"q": text, "results": results, "message": message(request, results), "filters": filters,
             "sort": sort, "page": page, "pages": pages,
-            "link": link, "toggle": toggle, "facet_titles": FACET_TITLES, "type_titles": TYPE_TITLES,
+            "link": link, "toggle": toggle, "facet_titles": FACET_TITLES, "type_titles": {name: info.title for name, info in content_types(request.registry).items()},
             "within": context if isinstance(context, Unit) else None}
 
 

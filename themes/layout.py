@@ -9,6 +9,7 @@ from pyramid.csrf import get_csrf_token
 from pyramid.i18n import get_localizer
 from sqlalchemy import select
 
+from portal.content import REVISION_KINDS
 from portal.i18n import _
 from portal.models import Node, Portal, Unit
 from portal.registry import addable_types, type_info
@@ -16,9 +17,6 @@ from portal.schemas import to_local
 from portal.uploads import human_size
 from portal.workflow import STATES, TRANSITIONS, allowed_transitions
 
-REVISION_KINDS = {"edit": _("Edit"), "draft": _("Change waiting for review"), "approved": _("Approved change"),
-                  "restore": _("Restore")}
-KIND_ORDER = ("乡镇", "县直部门", "其他", "社区", "便民服务中心")
 
 
 class Layout:
@@ -58,7 +56,7 @@ class Layout:
         groups: dict[str, list[Unit]] = {}
         for unit in units:
             groups.setdefault(unit.kind, []).append(unit)
-        return [(kind, groups[kind]) for kind in KIND_ORDER if kind in groups]
+        return [(kind, groups[kind]) for kind in Unit.KINDS if kind in groups]
 
     def breadcrumbs(self) -> list[Node]:
         if self.context is None:

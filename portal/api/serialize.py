@@ -147,7 +147,7 @@ def item(request: Any, node: Node) -> dict[str, Any]:
         data["parent"] = (summary(request, parent) if request.has_permission("view", parent)
                           else {"@id": request.resource_url(parent)})
     data.update(fields(request, node))
-    if request.has_permission("edit", node) or request.has_permission("review", node):
+    if request.has_permission("history", node):
         data["has_pending_change"] = node.draft is not None
         data["pending_change"] = pending_change(request, node) if node.draft is not None else None
         data["pending_change_by"] = node.draft_by

@@ -154,4 +154,5 @@ class Unit(Node):
     folderish = True
     fields = ("title", "description", "full_name", "short_name", "kind", "org_code", "contact")
 
-    KINDS: ClassVar[tuple[str, ...]] = ("乡镇", "县直部门", "社区", "便民服务中心", "其他")
+    # in the order the navigation and the forms show them
+    KINDS: ClassVar[tuple[str, ...]] = ("乡镇", "县直部门", "其他", "社区", "便民服务中心")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyramid.httpexceptions import HTTPForbidden, HTTPFound, HTTPNotFound
+from pyramid.httpexceptions import HTTPFound, HTTPNotFound
 from pyramid.view import view_config
 from sqlalchemy import select
 
@@ -11,11 +11,8 @@ from .. import content
 from ..diff import diff_revisions
 from ..i18n import _
 from ..models import Node, Revision
+from ..registry import info_for
 from . import flash, template
-
-
-def may_see_history(request: Any, context: Node) -> bool:
-    return bool(request.has_permission("edit", context) or request.has_permission("review", context))
 
 
 def revision(request: Any, context: Node, number: str | None) -> Revision:
@@ -29,15 +26,14 @@ def revision(request: Any, context: Node, number: str | None) -> Revision:
     return rev
 
 
-@view_config(context=Node, name="history", permission="view", renderer=template("history.pt"))
+@view_config(context=Node, name="history", permission="history", renderer=template("history.pt"))
 def history(context: Node, request: Any) -> Any:
-    if not may_see_history(request, context):
-        raise HTTPForbidden()
     revs = content.revisions(request, context)
     changes = None
     if "a" in request.params and "b" in request.params:
         a, b = revision(request, context, request.params["a"]), revision(request, context, request.params["b"])
-        changes = {"a": a, "b": b, "fields": diff_revisions(context.fields, a.data, b.data)}
+        changes = {"a": a, "b": b, "fields": diff_revisions(context.fields, a.data, b.data,
+                                                                   info_for(request.registry, context).html_fields)}
     return {"revisions": revs, "events": content.history(request, context), "changes": changes}
 
 

@@ -7,7 +7,8 @@ from pyramid.view import view_config
 from sqlalchemy import select
 
 from ..models import Node, Portal, Unit
-from ..registry import content_types
+from ..registry import content_types, info_for
+from ..visibility import public_now
 from ..security import prefetch_local_roles
 from . import template
 
@@ -24,7 +25,7 @@ def latest(request: Any, container: Node, limit: int = 8) -> list[Node]:
     """Newest published-and-visible items anywhere below `container`."""
     dated = [info.name for info in content_types(request.registry).values() if info.dated]
     rows = request.dbsession.scalars(
-        select(Node).where(Node.path.like(f"{container.path}_%"), Node.state == "published", Node.type.in_(dated))
+        select(Node).where(Node.path.like(f"{container.path}_%"), *public_now(), Node.type.in_(dated))
         .order_by(Node.published.desc()).limit(limit * 3)).all()
     return visible(request, list(rows))[:limit]
 
@@ -55,7 +56,7 @@ def unit_home(context: Unit, request: Any) -> dict[str, Any]:
 @view_config(context=Node, permission="view", renderer=template("item.pt"))
 def item_view(context: Node, request: Any) -> dict[str, Any]:
     """Any item without a view of its own; folderish ones list their children."""
-    result: dict[str, Any] = {"children": None}
+    result: dict[str, Any] = {"children": None, "info": info_for(request.registry, context)}
     if context.folderish:
         children = visible(request, context.values())
         children.sort(key=lambda n: (n.published or n.modified), reverse=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from portal.diff import as_text, diff_revisions, inline_diff
 
 FIELDS = ("title", "description", "body", "effective", "file", "attachments", "update_interval")
+HTML = ("body",)
 
 
 def test_equal_texts_have_no_marks():
@@ -34,46 +35,46 @@ def test_text_is_escaped():
 def test_diff_revisions_lists_changed_fields_in_field_order():
     old = {"title": "旧标题", "description": "同样", "body": "<p>一</p>"}
     new = {"title": "新标题", "description": "同样", "body": "<p>二</p>"}
-    changes = diff_revisions(FIELDS, old, new)
+    changes = diff_revisions(FIELDS, old, new, HTML)
     assert [name for name, _html in changes] == ["title", "body"]
     assert dict(changes)["title"] == "<del>旧</del><ins>新</ins>标题"
 
 
 def test_body_is_compared_as_text_not_markup():
-    changes = dict(diff_revisions(FIELDS, {"body": "<p>正文</p>"}, {"body": "<p><strong>正文</strong></p>"}))
+    changes = dict(diff_revisions(FIELDS, {"body": "<p>正文</p>"}, {"body": "<p><strong>正文</strong></p>"}, HTML))
     assert "body" not in changes  # same words, other markup
-    changes = dict(diff_revisions(FIELDS, {"body": "<p>春耕</p>"}, {"body": "<p>秋收</p>"}))
+    changes = dict(diff_revisions(FIELDS, {"body": "<p>春耕</p>"}, {"body": "<p>秋收</p>"}, HTML))
     assert changes["body"] == "<del>春耕</del><ins>秋收</ins>"
     assert "&lt;p&gt;" not in changes["body"]
 
 
 def test_missing_none_and_empty_are_the_same():
-    assert diff_revisions(FIELDS, {"description": None}, {"description": ""}) == []
-    assert diff_revisions(FIELDS, {}, {"description": ""}) == []
-    assert diff_revisions(FIELDS, {"title": "a"}, {"title": "a", "unknown": "x"}) == []
+    assert diff_revisions(FIELDS, {"description": None}, {"description": ""}, HTML) == []
+    assert diff_revisions(FIELDS, {}, {"description": ""}, HTML) == []
+    assert diff_revisions(FIELDS, {"title": "a"}, {"title": "a", "unknown": "x"}, HTML) == []
 
 
 def test_files_are_compared_by_name_and_hash():
     a = {"hash": "a" * 64, "filename": "通知.pdf", "content_type": "application/pdf", "size": 1}
     b = {**a, "hash": "b" * 64}
-    assert as_text("file", a) == f"通知.pdf ({'a' * 12})"
-    changes = dict(diff_revisions(FIELDS, {"file": a}, {"file": b}))
+    assert as_text(a) == f"通知.pdf ({'a' * 12})"
+    changes = dict(diff_revisions(FIELDS, {"file": a}, {"file": b}, HTML))
     assert "通知.pdf" in changes["file"] and "<del>" in changes["file"] and "<ins>" in changes["file"]
-    assert diff_revisions(FIELDS, {"file": a}, {"file": dict(a)}) == []
+    assert diff_revisions(FIELDS, {"file": a}, {"file": dict(a)}, HTML) == []
 
 
 def test_lists_of_files_one_per_line():
     a = {"hash": "a" * 64, "filename": "一.pdf"}
     b = {"hash": "b" * 64, "filename": "二.pdf"}
-    assert as_text("attachments", [a, b]) == f"一.pdf ({'a' * 12})\n二.pdf ({'b' * 12})"
-    changes = dict(diff_revisions(FIELDS, {"attachments": [a]}, {"attachments": [a, b]}))
+    assert as_text([a, b]) == f"一.pdf ({'a' * 12})\n二.pdf ({'b' * 12})"
+    changes = dict(diff_revisions(FIELDS, {"attachments": [a]}, {"attachments": [a, b]}, HTML))
     assert changes["attachments"].startswith("一.pdf")
     assert "<ins>" in changes["attachments"] and "二.pdf" in changes["attachments"]
 
 
 def test_other_values_are_shown_as_json():
-    assert as_text("update_interval", 7) == "7"
-    assert as_text("effective", "2024-01-01T00:00:00") == "2024-01-01T00:00:00"
-    assert as_text("title", {"k": "值"}) == '{"k": "值"}'
-    changes = dict(diff_revisions(FIELDS, {"update_interval": 7}, {"update_interval": 30}))
+    assert as_text(7) == "7"
+    assert as_text("2024-01-01T00:00:00") == "2024-01-01T00:00:00"
+    assert as_text({"k": "值"}) == '{"k": "值"}'
+    changes = dict(diff_revisions(FIELDS, {"update_interval": 7}, {"update_interval": 30}, HTML))
     assert changes["update_interval"] == "<del>7</del><ins>30</ins>"

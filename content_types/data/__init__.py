@@ -1,0 +1,1 @@
+"""Data files of the content types' package (the demo's county plan)."""
