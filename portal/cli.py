@@ -1,30 +1,30 @@
-"""The `portal` command: `portal -c INI init | demo | user add | user list`."""
+"""The `portal` command: `portal -c INI init | user add | user list | unit list`, and the commands
+that packages add (entry point group `portal.commands`: search's reindex and indexer, the demo).
+
+Only argument parsing and printing are here; what the commands do is in portal.accounts,
+portal.units and portal.content.
+"""
 from __future__ import annotations
 
 import argparse
-from importlib.metadata import entry_points
 import getpass
 import sys
-from typing import Any
-
 from contextlib import contextmanager
-from typing import Iterator
+from importlib.metadata import entry_points
+from typing import Any, Iterator
 
-from pyramid.interfaces import ISecurityPolicy
-from pyramid.paster import get_app, get_appsettings, setup_logging
+from pyramid.paster import get_appsettings, setup_logging
 from pyramid.request import Request, apply_request_extensions
 from pyramid.threadlocal import manager
 from sqlalchemy import select
 
-from . import events
-from .models import Group, LocalRole, Node, Unit, User, get_engine
-from .security import hash_password
+from . import main as make_app
+from .accounts import AccountError, add_user, ensure_groups
+from .models import LocalRole, Node, Unit, User, get_engine
+from .security import act_as
 
-GROUPS = {
-    "reviewers": ("县政府办公室审核员", "Reviewer"),
-    "managers": ("网站管理员", "Manager"),
-}
-EDITOR_ROLES = ("Reader", "Contributor", "Editor")
+# act_as is portal.security's; scripts and tests have imported it from here.
+__all__ = ["CommandError", "act_as", "main", "make_request", "script_request"]
 
 
 class CommandError(Exception):
@@ -32,9 +32,17 @@ class CommandError(Exception):
 
 
 @contextmanager
-def script_request(config_uri: str) -> Iterator[Any]:
-    """A request of the configured app, inside one transaction (committed unless an error escapes)."""
-    request = make_request(get_app(config_uri).registry)
+def script_request(config_uri: str, drain_search: bool = True) -> Iterator[Any]:
+    """A request of the configured app, inside one transaction (committed unless an error escapes).
+
+    `drain_search=False` builds the app without its start-up work on the search index (applying
+    the outbox a crash left, rebuilding an index of an older format): commands that only read the
+    database (`user list`, `unit list`) must not wait for that, nor take the index writer.
+    """
+    settings = get_appsettings(config_uri)
+    if not drain_search:
+        settings["search.drain_on_start"] = "false"
+    request = make_request(make_app({}, **settings).registry)
     manager.push({"registry": request.registry, "request": request})
     try:
         with request.tm:
@@ -49,33 +57,6 @@ def make_request(registry: Any, environ: dict[str, Any] | None = None) -> Reques
     request.registry = registry
     apply_request_extensions(request)
     return request
-
-
-def act_as(request: Any, user: User | None) -> None:
-    """Run the following content operations as `user` (the CLI has no login)."""
-    request.registry.getUtility(ISecurityPolicy).identity_cache.set(request, user)
-
-
-def ensure_groups(dbsession: Any) -> dict[str, Group]:
-    groups = {g.name: g for g in dbsession.scalars(select(Group))}
-    for name, (title, role) in GROUPS.items():
-        if name not in groups:
-            groups[name] = Group(name=name, title=title, roles=role)
-            dbsession.add(groups[name])
-    dbsession.flush()
-    return groups
-
-
-def find_unit(dbsession: Any, ref: str) -> Unit:
-    """A unit by URL path, URL name, title or short name."""
-    path = ref if ref.startswith("/") else None
-    query = select(Unit).where(Node.path == (path if path.endswith("/") else path + "/")) if path else \
-        select(Unit).where((Node.name == ref) | (Node.title == ref) | (Unit.short_name == ref) | (Unit.full_name == ref))
-    units = dbsession.scalars(query).all()
-    if len(units) != 1:
-        raise CommandError(f"unit {ref!r}: {'not found' if not units else 'ambiguous: ' + ', '.join(u.path for u in units)}"
-                           " — give its URL path, e.g. /xianzhengfuban, see `portal -c INI unit list`")
-    return units[0]
 
 
 def cmd_init(args: argparse.Namespace) -> None:
@@ -95,48 +76,15 @@ def cmd_init(args: argparse.Namespace) -> None:
         print(f"note: the unit list names {title} more than once; loaded it once")
 
 
-def cmd_demo(args: argparse.Namespace) -> None:
-    from .demo import load_demo
-
-    with script_request(args.config) as request:
-        lines = load_demo(request)
-    print("\n".join(lines))
-
-
 def read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    elif sys.stdin.isatty():
-        password = getpass.getpass("password: ")
-        if getpass.getpass("again: ") != password:
-            raise CommandError("the two passwords differ")
-    else:
+        return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():
         raise CommandError("no terminal to ask for a password: pass --password-stdin and pipe it in")
-    if len(password) < 8:
-        raise CommandError("the password must have at least 8 characters")
+    password = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != password:
+        raise CommandError("the two passwords differ")
     return password
-
-
-def add_user(dbsession: Any, login: str, password: str, groups: list[str], editor_of: list[str],
-             fullname: str = "", request: Any = None) -> User:
-    if dbsession.scalar(select(User).where(User.login == login)) is not None:
-        raise CommandError(f"user {login!r} exists already")
-    known = ensure_groups(dbsession)
-    user = User(login=login, fullname=fullname, password_hash=hash_password(password))
-    for name in groups:
-        if name not in known:
-            raise CommandError(f"no group {name!r}; groups: {', '.join(sorted(known))}")
-        user.groups.append(known[name])
-    dbsession.add(user)
-    units = [find_unit(dbsession, ref) for ref in editor_of]
-    for unit in units:
-        for role in EDITOR_ROLES:
-            dbsession.add(LocalRole(node_id=unit.id, principal=f"user:{login}", role=role))
-    dbsession.flush()
-    if request is not None:  # who may see the unit's items changed (the search index listens)
-        for unit in units:
-            events.notify(request, events.LocalRolesChanged(unit, request))
-    return user
 
 
 def cmd_user_add(args: argparse.Namespace) -> None:
@@ -149,7 +97,7 @@ def cmd_user_add(args: argparse.Namespace) -> None:
 
 
 def cmd_user_list(args: argparse.Namespace) -> None:
-    with script_request(args.config) as request:
+    with script_request(args.config, drain_search=False) as request:
         dbsession = request.dbsession
         roles: dict[str, list[str]] = {}
         for principal, role, path in dbsession.execute(
@@ -163,7 +111,7 @@ def cmd_user_list(args: argparse.Namespace) -> None:
 
 
 def cmd_unit_list(args: argparse.Namespace) -> None:
-    with script_request(args.config) as request:
+    with script_request(args.config, drain_search=False) as request:
         for unit in request.dbsession.scalars(select(Unit).order_by(Node.path)):
             print(f"{unit.path}\t{unit.title}\t{unit.kind}\t{unit.org_code}")
 
@@ -174,7 +122,6 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("init", help="create or upgrade the database, the portal root and the units").set_defaults(
         func=cmd_init)
-    sub.add_parser("demo", help="load the demo content and accounts (idempotent)").set_defaults(func=cmd_demo)
     user = sub.add_parser("user", help="manage accounts").add_subparsers(dest="user_command", required=True)
     add = user.add_parser("add", help="add an account")
     add.add_argument("login")
@@ -188,7 +135,7 @@ def parser() -> argparse.ArgumentParser:
     user.add_parser("list", help="list accounts, groups and local roles").set_defaults(func=cmd_user_list)
     unit = sub.add_parser("unit", help="units").add_subparsers(dest="unit_command", required=True)
     unit.add_parser("list", help="list units with their paths").set_defaults(func=cmd_unit_list)
-    # Packages above the core add their own commands (e.g. search: reindex, indexer).
+    # Packages above the core add their own commands (search: reindex, indexer; content_types: demo).
     for entry in entry_points(group="portal.commands"):
         entry.load()(sub)
     return p
@@ -199,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.config)
     try:
         args.func(args)
-    except CommandError as e:
+    except (CommandError, AccountError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -1,23 +1,39 @@
 """Content operations: every change to the tree goes through here, so revisions, drafts,
-redirects and events are never forgotten by one view or the other (pages and API alike)."""
+redirects and events are never forgotten by one view or the other (pages and API alike).
+
+Each action also makes every decision about the change itself: whether the acting user may (the
+type's add permission, `edit`, `delete`, the transition's permission: `Forbidden`), whether the type
+may be added there, whether a URL name is valid and free, whether the item changed meanwhile
+(`ContentError` and its subclasses, with the field they are about). Pages and the API only
+translate these errors into their own answers. Set-up code that acts without a user (the standard
+pages of a new unit, made while `portal init` loads the units) says so at the call site with
+`unrestricted=True`; nothing is unchecked by default.
+
+Rich-text fields (`TypeInfo.html_fields`) are sanitised here, on every write, whoever calls.
+"""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any, Iterator
 
-from sqlalchemy import Date, DateTime, String, func, inspect, literal, select, update
+from sqlalchemy import Date, DateTime, String, UniqueConstraint, event, func, inspect, literal, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from . import events
 from .i18n import _
 from .models import Node, Redirect, Revision, WorkflowEvent
 from .models.node import utcnow
-from .registry import TypeInfo, type_info
+from .registry import TypeInfo, info_for, type_info
+from .sanitize import sanitize_html
 from .slugs import slugify, unique_name, valid_name
 from .workflow import INITIAL_STATE, find_transition
 
 
 # Why a change is refused, as people read it (pages and API show the same words).
-UNKNOWN_TYPE = _("Unknown content type")
 NOT_ADDABLE = _("This kind of item cannot be added here")
 INVALID_NAME = _("Use lower-case letters, digits and - (at most 80 characters).")
 NAME_TAKEN = _("Another item here already uses this name.")
@@ -25,6 +41,21 @@ ROOT_FIXED = _("The portal root cannot be renamed or deleted")
 CHANGED_MEANWHILE = _("Someone else changed this item since you loaded it. Load it again and redo your change.")
 NOT_AVAILABLE = _("This action is not available in the item's current state.")
 COMMENT_REQUIRED = _("Please give a reason in the comment: the editor will see it.")
+# A unique value (a unit's organisation code, a 索引号) that the database refused, when it cannot
+# be told which one (`value_taken` names it when it can).
+VALUES_TAKEN = _("Another item already uses one of these values")
+
+# What each kind of revision is called on the history page and in `@history`.
+REVISION_KINDS = {
+    "edit": _("Edit"),
+    "draft": _("Change waiting for review"),
+    "approved": _("Approved change"),
+    "restore": _("Restore"),  # written by earlier releases; restoring now writes an edit or a draft
+}
+
+
+def value_taken(value: Any) -> Any:
+    return _("Another item already uses ${value}.", mapping={"value": str(value)})
 
 
 class ContentError(Exception):
@@ -38,6 +69,28 @@ class ContentError(Exception):
 
 class Conflict(ContentError):
     """The item changed since the user's copy was loaded."""
+
+
+class Taken(ContentError):
+    """A value that must be unique (see `value_taken`) is used by another item."""
+
+
+class Forbidden(Exception):
+    """The acting user lacks `permission` on `node`: pages answer 403, the API 401 or 403.
+
+    Not a ContentError: a form must not show it as a field error and carry on."""
+
+    def __init__(self, permission: str, node: Node) -> None:
+        super().__init__(f"{permission!r} on {node.path!r}")
+        self.permission = permission
+        self.node = node
+
+
+def require(request: Any, permission: str, node: Node, unrestricted: bool = False) -> None:
+    """Raise Forbidden unless the acting user has `permission` on `node` (or the caller is set-up
+    code that said `unrestricted`)."""
+    if not unrestricted and not request.has_permission(permission, node):
+        raise Forbidden(permission, node)
 
 
 def actor(request: Any) -> str | None:
@@ -95,6 +148,14 @@ def normalize_appstruct(node_cls: type[Node], appstruct: dict[str, Any]) -> dict
     return out
 
 
+def sanitize_fields(info: TypeInfo, fields: dict[str, Any]) -> dict[str, Any]:
+    """The type's rich-text fields reduced to the allowlist (portal.sanitize). Done on every write,
+    not only by the form's schema: the API, set-up code and tests write too, and what is stored is
+    rendered unescaped."""
+    return {name: sanitize_html(value) if name in info.html_fields and isinstance(value, str) else value
+            for name, value in fields.items()}
+
+
 # -- revisions -----------------------------------------------------------------------------------
 
 def add_revision(request: Any, node: Node, kind: str, data: dict[str, Any], comment: str = "") -> Revision:
@@ -117,72 +178,168 @@ def history(request: Any, node: Node) -> list[WorkflowEvent]:
                                                                               WorkflowEvent.id.desc())))
 
 
+# -- writing: one savepoint per action -----------------------------------------------------------
+
+@lru_cache(maxsize=None)
+def _unique_keys(cls: type[Node]) -> tuple[str, ...]:
+    """The attributes of a type kept unique by the database (the path is the name's business)."""
+    keys = []
+    for prop in inspect(cls).column_attrs:
+        column = prop.columns[0]
+        if prop.key not in ("id", "path") and (column.unique or any(
+                isinstance(c, UniqueConstraint) and list(c.columns) == [column]
+                for c in getattr(column.table, "constraints", ()))):
+            keys.append(prop.key)
+    return tuple(keys)
+
+
+def _unique_values(node: Node) -> dict[str, Any]:
+    """The node's values in its unique columns, as they are in memory (never a load mid-flush)."""
+    state = inspect(node)
+    return {key: state.dict[key] for key in _unique_keys(type(node)) if state.dict.get(key) is not None}
+
+
+def _taken(session: Session, cls: type[Node], values: dict[str, Any], node_id: int | None) -> Taken:
+    """Which unique value another item holds, asked after the refused write was rolled back."""
+    for name, value in values.items():
+        column = getattr(cls, name)
+        query = select(cls.id).where(column == value)
+        if node_id is not None:
+            query = query.where(cls.id != node_id)
+        if session.scalar(query.limit(1)) is not None:
+            return Taken(value_taken(value), field=name)
+    return Taken(VALUES_TAKEN)
+
+
+@contextmanager
+def _writing(request: Any, node: Node) -> Iterator[None]:
+    """Run one action's writes in a SAVEPOINT and flush them before it is released.
+
+    The version column and the unique columns are checked by the database, at flush. A refusal
+    there, or any error of the action or its subscribers, rolls back this action alone: nothing
+    half-written stays in the session, which remains usable for the page that explains. The two
+    database refusals become ContentErrors: Conflict (another save of the item won the race) and
+    Taken (a unique value, e.g. an organisation code or a 索引号, is another item's). The caller
+    still decides the fate of the whole transaction (the views and the API doom it).
+    """
+    session = request.dbsession
+    node_id = node.id if inspect(node).persistent else None
+    written: dict[str, Any] = {}
+
+    def remember(session: Session, flush_context: Any, instances: Any) -> None:
+        # a failed flush expires the node: keep what it was about to write, to name the value
+        written.update(_unique_values(node))
+
+    savepoint = session.begin_nested()
+    event.listen(session, "before_flush", remember)
+    try:
+        yield
+        session.flush()
+    except StaleDataError:
+        savepoint.rollback()
+        raise Conflict(CHANGED_MEANWHILE) from None
+    except IntegrityError:
+        savepoint.rollback()
+        raise _taken(session, type(node), written, node_id) from None
+    except BaseException:
+        savepoint.rollback()
+        raise
+    else:
+        savepoint.commit()
+    finally:
+        event.remove(session, "before_flush", remember)
+
+
 # -- create, save, rename, move, delete ----------------------------------------------------------
 
-def create(request: Any, container: Node, type_name: str, data: dict[str, Any], name: str | None = None) -> Node:
-    info: TypeInfo | None = type_info(request.registry, type_name)
-    if info is None:
-        raise ContentError(UNKNOWN_TYPE, field="@type")
-    if not info.addable_in(container):
+def check_add(request: Any, container: Node, type_name: Any, *, unrestricted: bool = False) -> TypeInfo:
+    """The type to add to `container`, if it may be added there by the acting user.
+
+    `create` asks this itself; the API and the add form also ask it before they read the item's
+    fields (they need the type's schema), so a refused type is refused before anything is parsed.
+    """
+    info = type_info(request.registry, type_name) if isinstance(type_name, str) else None
+    if info is None or not info.addable_in(container):
         raise ContentError(NOT_ADDABLE, field="@type")
+    require(request, info.add_permission, container, unrestricted)
+    return info
+
+
+def check_name(container: Node, name: Any) -> None:
+    """A URL name asked for (None: made from the title) must be valid and free in `container`."""
+    if name is None:
+        return
+    if not isinstance(name, str) or not valid_name(name):
+        raise ContentError(INVALID_NAME, field="name")
+    if name in container.keys():
+        raise ContentError(NAME_TAKEN, field="name")
+
+
+def create(request: Any, container: Node, type_name: str, data: dict[str, Any], name: str | None = None, *,
+           unrestricted: bool = False) -> Node:
+    """Add a new private item of `type_name` to `container`, named `name` or after its title."""
+    info = check_add(request, container, type_name, unrestricted=unrestricted)
+    check_name(container, name)
     node = info.factory()
     node.state = INITIAL_STATE
     node.owner = actor(request)
     node.created = node.modified = utcnow()
-    fields = normalize_appstruct(info.factory, data)
-    load_fields(node, fields)
-    base = name or slugify(node.title or type_name.lower())
-    if name is not None and not valid_name(name):
-        raise ContentError(INVALID_NAME, field="name")
-    container.add(node, unique_name(container, base))
-    request.dbsession.flush()
-    add_revision(request, node, "edit", dump_fields(node))
-    events.notify(request, events.ObjectAdded(node, request))
+    load_fields(node, sanitize_fields(info, normalize_appstruct(info.factory, data)))
+    with _writing(request, node):
+        container.add(node, name or unique_name(container, slugify(node.title or type_name.lower())))
+        request.dbsession.flush()
+        add_revision(request, node, "edit", dump_fields(node))
+        events.notify(request, events.ObjectAdded(node, request))
     return node
 
 
-def save(request: Any, node: Node, data: dict[str, Any], expected_version: int | None = None) -> str:
+def save(request: Any, node: Node, data: dict[str, Any], expected_version: int | None = None, *,
+         unrestricted: bool = False) -> str:
     """Apply an edit. Returns 'saved' or 'draft' (a published item changed by a non-reviewer)."""
+    require(request, "edit", node, unrestricted)
     if expected_version is not None and expected_version != node.version:
         raise Conflict(CHANGED_MEANWHILE)
-    fields = normalize_appstruct(type(node), data)
+    fields = sanitize_fields(info_for(request.registry, node), normalize_appstruct(type(node), data))
     now = utcnow()
-    node.version += 1
-    if node.state == "published" and not request.has_permission("review", node):
-        draft = {**dump_fields(node), **(node.draft or {}), **fields}
-        node.draft, node.draft_by, node.draft_at = draft, actor(request), now
-        add_revision(request, node, "draft", draft)
-        events.notify(request, events.ObjectModified(node, request))
-        return "draft"
-    load_fields(node, fields)
-    node.modified = now
-    request.dbsession.flush()
-    add_revision(request, node, "edit", dump_fields(node))
-    events.notify(request, events.ObjectModified(node, request))
-    return "saved"
+    with _writing(request, node):
+        node.version += 1
+        if node.state == "published" and not request.has_permission("review", node):
+            draft = {**dump_fields(node), **(node.draft or {}), **fields}
+            node.draft, node.draft_by, node.draft_at = draft, actor(request), now
+            add_revision(request, node, "draft", draft)
+            events.notify(request, events.ObjectModified(node, request))
+            outcome = "draft"
+        else:
+            load_fields(node, fields)
+            node.modified = now
+            request.dbsession.flush()
+            add_revision(request, node, "edit", dump_fields(node))
+            events.notify(request, events.ObjectModified(node, request))
+            outcome = "saved"
+    return outcome
 
 
-def restore(request: Any, node: Node, revision: Revision) -> str:
-    return save(request, node, {k: load_value(type(node), k, v) for k, v in revision.data.items()})
+def restore(request: Any, node: Node, revision: Revision, *, unrestricted: bool = False) -> str:
+    return save(request, node, {k: load_value(type(node), k, v) for k, v in revision.data.items()},
+                unrestricted=unrestricted)
 
 
-def rename(request: Any, node: Node, new_name: str) -> None:
+def rename(request: Any, node: Node, new_name: str, *, unrestricted: bool = False) -> None:
     """Change the URL name; the old URL (and every URL below it) keeps working as a redirect."""
     if node.parent is None:
         raise ContentError(ROOT_FIXED)
-    if not valid_name(new_name):
-        raise ContentError(INVALID_NAME, field="name")
+    require(request, "edit", node, unrestricted)
     if new_name == node.name:
         return
-    if new_name in node.parent.keys():
-        raise ContentError(NAME_TAKEN, field="name")
+    check_name(node.parent, new_name)
     old_path = node.path
     new_path = f"{node.parent.path}{new_name}/"
-    _repath(request, old_path, new_path)
-    node.name = new_name
-    request.dbsession.execute(Redirect.__table__.delete().where(Redirect.old_path == old_path))
-    request.dbsession.add(Redirect(old_path=old_path, node_id=node.id))
-    events.notify(request, events.ObjectMoved(node, request, old_path=old_path))
+    with _writing(request, node):
+        _repath(request, old_path, new_path)
+        node.name = new_name
+        request.dbsession.execute(Redirect.__table__.delete().where(Redirect.old_path == old_path))
+        request.dbsession.add(Redirect(old_path=old_path, node_id=node.id))
+        events.notify(request, events.ObjectMoved(node, request, old_path=old_path))
 
 
 def _repath(request: Any, old: str, new: str) -> None:
@@ -199,58 +356,65 @@ def _repath(request: Any, old: str, new: str) -> None:
             session.expire(obj, ["path"])
 
 
-def reorder(request: Any, container: Node, names: list[str]) -> None:
+def reorder(request: Any, container: Node, names: list[str], *, unrestricted: bool = False) -> None:
+    """Put the children named in `names` first, in that order (ordering them edits the container)."""
+    require(request, "edit", container, unrestricted)
     by_name = {c.name: c for c in container.children}
     ordered = [by_name[n] for n in names if n in by_name]
     ordered += [c for c in container.children if c not in ordered]
-    for position, child in enumerate(ordered):
-        child.position = position
+    with _writing(request, container):
+        for position, child in enumerate(ordered):
+            child.position = position
     container.children.sort(key=lambda c: c.position)
 
 
-def move(request: Any, node: Node, position: int) -> None:
+def move(request: Any, node: Node, position: int, *, unrestricted: bool = False) -> None:
     """Move a child to `position` among its siblings."""
+    if node.parent is None:
+        raise ContentError(ROOT_FIXED)
     siblings = [c for c in node.parent.children if c is not node]
     position = max(0, min(position, len(siblings)))
     siblings.insert(position, node)
-    reorder(request, node.parent, [c.name for c in siblings])
+    reorder(request, node.parent, [c.name for c in siblings], unrestricted=unrestricted)
 
 
-def delete(request: Any, node: Node) -> None:
+def delete(request: Any, node: Node, *, unrestricted: bool = False) -> None:
     if node.parent is None:
         raise ContentError(ROOT_FIXED)
-    events.notify(request, events.ObjectRemoved(node, request))
-    parent = node.parent
-    parent.children.remove(node)
-    request.dbsession.delete(node)
-    request.dbsession.flush()
+    require(request, "delete", node, unrestricted)
+    with _writing(request, node):
+        events.notify(request, events.ObjectRemoved(node, request))
+        parent = node.parent
+        parent.children.remove(node)
+        request.dbsession.delete(node)
 
 
 # -- workflow ------------------------------------------------------------------------------------
 
-def transition(request: Any, node: Node, name: str, comment: str = "") -> None:
-    """Run a workflow transition; raises ContentError when it is not possible or not allowed."""
+def transition(request: Any, node: Node, name: str, comment: str = "", *, unrestricted: bool = False) -> None:
+    """Run a workflow transition; raises ContentError when it is not possible, Forbidden when the
+    acting user may not."""
     t = find_transition(node, name)
     if t is None:
         raise ContentError(NOT_AVAILABLE, field="transition")
-    if not request.has_permission(t.permission, node):
-        raise PermissionError(name)
+    require(request, t.permission, node, unrestricted)
     comment = (comment or "").strip()
     if t.comment_required and not comment:
         raise ContentError(COMMENT_REQUIRED, field="comment")
-    if t.needs_draft or (name == "retract" and node.draft is not None):
-        if name == "publish" or name == "retract":
-            load_fields(node, node.draft)
-            node.modified = utcnow()
-            request.dbsession.flush()
-            add_revision(request, node, "approved" if name == "publish" else "edit", dump_fields(node))
-        node.draft = node.draft_by = node.draft_at = None
-    set_state(request, node, t.target, name, comment)
+    with _writing(request, node):
+        if t.needs_draft or (name == "retract" and node.draft is not None):
+            if name == "publish" or name == "retract":
+                load_fields(node, node.draft)
+                node.modified = utcnow()
+                request.dbsession.flush()
+                add_revision(request, node, "approved" if name == "publish" else "edit", dump_fields(node))
+            node.draft = node.draft_by = node.draft_at = None
+        set_state(request, node, t.target, name, comment)
 
 
 def set_state(request: Any, node: Node, target: str, transition_name: str, comment: str = "") -> None:
-    """Move a node to `target` and record it; `transition` checks the rules, set-up code calls this
-    directly (e.g. to publish the standard pages of a new unit)."""
+    """Move a node to `target` and record it, with no check at all: `transition` checks the rules,
+    set-up code calls this directly (e.g. to publish the standard pages of a new unit)."""
     source, now = node.state, utcnow()
     node.state = target
     node.version += 1

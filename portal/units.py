@@ -108,5 +108,6 @@ def load_units(dbsession: Any, root: Portal, rows: list[dict[str, str]], request
 
 def includeme(config: Any) -> None:
     config.add_content_type(TypeInfo("Unit", _("Unit site"), Unit, unit_schema, addable_to=("Portal",),
-                                     add_permission="manage"))
-    config.add_content_type(TypeInfo("Portal", _("Portal"), Portal, portal_schema, addable_to=()))
+                                     add_permission="manage", searchable=False))
+    config.add_content_type(TypeInfo("Portal", _("Portal"), Portal, portal_schema, addable_to=(),
+                                     searchable=False))

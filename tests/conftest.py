@@ -17,24 +17,14 @@ import webtest
 from sqlalchemy import select
 
 from portal import main
-from portal.cli import act_as, add_user, ensure_groups, make_request
+from portal.accounts import add_user, ensure_groups
+from portal.cli import make_request
 from portal.migrate import upgrade
 from portal.models import Unit, get_engine, get_tm_session
+from portal.security import act_as
 from portal.units import ensure_root, load_units, read_unit_list
 
 PASSWORD = "correct-horse-42"
-
-
-@pytest.fixture(scope="session", autouse=True)
-def cheap_password_hashes() -> Iterator[None]:
-    """argon2 at production cost takes ~0.5 s here; tests hash dozens of passwords."""
-    import portal.security
-    from argon2 import PasswordHasher
-
-    production = portal.security._hasher
-    portal.security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    yield
-    portal.security._hasher = production
 
 
 def pytest_addoption(parser: Any) -> None:
@@ -67,6 +57,10 @@ def app_settings(db_url: str, tmp_path_factory: Any) -> dict[str, Any]:
         "portal.max_upload_size": "2MB",
         "search.index_dir": str(tmp_path_factory.mktemp("index")),
         "pyramid.default_locale_name": "zh_CN",
+        # argon2 at production cost takes ~0.5 s a hash here; tests hash dozens of passwords
+        "portal.argon2_time_cost": "1",
+        "portal.argon2_memory_cost": "1024",
+        "portal.argon2_parallelism": "1",
     }
 
 
@@ -101,8 +95,14 @@ def tm() -> Iterator[transaction.TransactionManager]:
 
 
 @pytest.fixture
-def dbsession(app: Any, tm: transaction.TransactionManager) -> Any:
-    return get_tm_session(app.registry["dbsession_factory"], tm)
+def dbsession(app: Any, tm: transaction.TransactionManager) -> Iterator[Any]:
+    """The test's session. The app's registry is current meanwhile, as in a request or a script, so
+    `add_user` without a request hashes with the test settings' cheap argon2 parameters."""
+    from pyramid.threadlocal import manager
+
+    manager.push({"registry": app.registry, "request": None})
+    yield get_tm_session(app.registry["dbsession_factory"], tm)
+    manager.pop()
 
 
 @pytest.fixture

@@ -10,7 +10,11 @@ Every change goes through portal.content, as the pages' changes do. Statuses:
 
 Concurrency: GET sends `ETag: "<id>-<version>"`. PATCH and DELETE honour `If-Match` (412 when
 stale); a PATCH body may instead carry the `version` it started from (409 when stale, as the edit
-form does).
+form does). A value that must be unique and that another item holds (a unit's organisation code,
+a 索引号) is a 409 naming the field, with the message the forms show.
+
+Every decision about a change is portal.content's; these views read JSON and translate its errors
+(api.errors): ContentError 400 with the field, Conflict and Taken 409, Forbidden 401/403.
 """
 from __future__ import annotations
 
@@ -18,7 +22,6 @@ import re
 from typing import Any
 
 from pyramid.events import NewResponse, subscriber
-from pyramid.httpexceptions import HTTPForbidden
 from pyramid.response import Response
 
 from .. import content
@@ -26,7 +29,6 @@ from ..content import Conflict, ContentError
 from ..i18n import _
 from ..models import Node
 from ..registry import type_info
-from ..slugs import NAME_RE
 from . import item_view
 from .errors import APIError, content_error, field_error, json_response
 from .fields import deserialize, read_body
@@ -69,26 +71,20 @@ def item_options(context: Node, request: Any) -> Response:
 
 @item_view(request_method="POST", permission="add")
 def add_item(context: Node, request: Any) -> Response:
+    """portal.content decides what may be added here, by whom and under which name; this view reads
+    the JSON and translates the refusals (ContentError: 400 with the field; Forbidden: 403, see
+    api.errors). The type and the name are asked about before the fields are read, as the fields'
+    schema is the type's."""
     body = read_body(request)
     type_name, name = body.get("@type"), body.get("id")
     if not isinstance(type_name, str) or not type_name:
         raise APIError(400, _("Say which type to add in @type"), [field_error(request, "@type", _("Required"))])
-    info = type_info(request.registry, type_name)
-    if info is None or not info.addable_in(context):
-        message = _("This kind of item cannot be added here")
-        raise APIError(400, message, [field_error(request, "@type", message)])
-    if not request.has_permission(info.add_permission, context):
-        raise HTTPForbidden()
-    if name is not None and not isinstance(name, str):
-        raise APIError(400, _("Some fields have the wrong type"), [field_error(request, "id", _("Must be text"))])
-    if name and not NAME_RE.fullmatch(name):  # (valid_name's `$` lets a final newline through)
-        message = _("Use lower-case letters, digits and - (at most 80 characters).")
-        raise APIError(400, message, [field_error(request, "id", message)])
-    if name and name in context.keys():
-        message = _("Another item here already uses this name.")
-        raise APIError(400, message, [field_error(request, "id", message)])
-    appstruct = deserialize(request, info, body)
     try:
+        info = content.check_add(request, context, type_name)
+        if name is not None and not isinstance(name, str):
+            raise APIError(400, _("Some fields have the wrong type"), [field_error(request, "id", _("Must be text"))])
+        content.check_name(context, name or None)
+        appstruct = deserialize(request, info, body)
         node = content.create(request, context, info.name, appstruct, name=name or None)
     except ContentError as e:
         raise content_error(request, e) from None

@@ -24,7 +24,7 @@ from pyramid.view import exception_view_config
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..content import CHANGED_MEANWHILE, ContentError
+from ..content import CHANGED_MEANWHILE, VALUES_TAKEN, Conflict, ContentError, Forbidden, Taken
 from ..i18n import _
 from ..views.errors import find_redirect
 from . import config_hook
@@ -92,7 +92,11 @@ def invalid(request: Any, exc: colander.Invalid) -> APIError:
     return APIError(400, _("Some fields are not valid"), invalid_errors(request, exc))
 
 
-def content_error(request: Any, exc: ContentError, status: int = 400) -> APIError:
+def content_error(request: Any, exc: ContentError, status: int | None = None) -> APIError:
+    """portal.content's refusal as an API error: 409 when the item or a unique value was taken by
+    someone else meanwhile, else 400 (`status` overrides, e.g. 412 for a stale If-Match)."""
+    if status is None:
+        status = 409 if isinstance(exc, (Conflict, Taken)) else 400
     message = exc.message
     errors = [field_error(request, CONTENT_FIELDS.get(exc.field, exc.field), message)] if exc.field else []
     return APIError(status, message, errors)
@@ -110,10 +114,19 @@ def api_error_view(exc: APIError, request: Any) -> Response:
 
 
 @exception_view_config(HTTPForbidden, api_request=True)
-def forbidden_view(exc: HTTPForbidden, request: Any) -> Response:
+@exception_view_config(Forbidden, api_request=True)
+def forbidden_view(exc: HTTPForbidden | Forbidden, request: Any) -> Response:
+    """Refused by a view's permission or by portal.content (the action's own check)."""
+    doom(request)
     if request.identity is None:
         return unauthorized(request)
     return error_response(request, 403, _("You are not allowed to do this"))
+
+
+@exception_view_config(ContentError, api_request=True)
+def content_error_view(exc: ContentError, request: Any) -> Response:
+    """A refusal of portal.content that a view left to us."""
+    return api_error_view(content_error(request, exc), request)
 
 
 @exception_view_config(HTTPNotFound, api_request=True)
@@ -153,8 +166,8 @@ def stale_view(exc: StaleDataError, request: Any) -> Response:
 
 @exception_view_config(IntegrityError, api_request=True)
 def integrity_view(exc: IntegrityError, request: Any) -> Response:
-    """A unique value (a unit's organisation code, a 索引号) taken by another item meanwhile."""
-    return error_response(request, 409, _("Another item already uses one of these values"))
+    """A unique value taken by another item, outside portal.content's actions (which name it)."""
+    return error_response(request, 409, VALUES_TAKEN)
 
 
 @exception_view_config(Exception, api_request=True)

@@ -1,34 +1,26 @@
 """`@workflow` (run a transition, list the available ones) and `@history` (plone.restapi shapes).
 
-The transition's own permission is checked by portal.content.transition, as for the page's
-buttons, so the views only need `view`. The history is private to the people who may edit or
+Whether the transition is available and allowed is decided by portal.content.transition, as for
+the page's buttons (its Forbidden is a 403, see api.errors), so the views only need `view`. The history is private to the people who may edit or
 review the item: it shows drafts and rejection comments.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound
+from pyramid.httpexceptions import HTTPNotFound
 from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
 
 from .. import content
-from ..content import NOT_AVAILABLE, ContentError
+from ..content import REVISION_KINDS, ContentError
 from ..i18n import _
 from ..models import Node, User
 from ..workflow import STATES, TRANSITIONS
 from .errors import APIError, content_error, field_error, json_response
 from .fields import read_body
 from .serialize import field_value, iso, transitions
-
-REVISION_TITLES = {
-    "edit": _("Edited"),
-    "draft": _("Change saved for review"),
-    "restore": _("Restored"),
-    "approved": _("Change approved"),
-}
-
 
 def state_title(request: Any, state: str) -> str:
     return request.localizer.translate(STATES[state].title) if state in STATES else state
@@ -54,8 +46,6 @@ def run_transition(context: Node, request: Any) -> Response:
     if len(request.subpath) != 1:
         raise HTTPNotFound()
     name = request.subpath[0]
-    if context.parent is None:  # the root is not in the workflow (portal.workflow)
-        raise content_error(request, ContentError(NOT_AVAILABLE, field="transition"))
     body = read_body(request, required=False)
     comment = body.get("comment", "")
     if comment is None:
@@ -64,8 +54,6 @@ def run_transition(context: Node, request: Any) -> Response:
         raise APIError(400, _("Some fields have the wrong type"), [field_error(request, "comment", _("Must be text"))])
     try:
         content.transition(request, context, name, comment)
-    except PermissionError:
-        raise HTTPForbidden() from None
     except ContentError as e:
         raise content_error(request, e) from None
     event = content.history(request, context)[0]
@@ -89,7 +77,7 @@ def history_entries(request: Any, node: Node) -> list[dict[str, Any]]:
     who = actors(request, {r.actor for r in revisions} | {e.actor for e in events})
     entries = [{
         "@id": f"{url}/{r.number}", "type": "versioning", "version": r.number, "action": r.kind,
-        "title": request.localizer.translate(REVISION_TITLES.get(r.kind, r.kind)), "actor": who.get(r.actor),
+        "title": request.localizer.translate(REVISION_KINDS.get(r.kind, r.kind)), "actor": who.get(r.actor),
         "time": iso(r.at), "comments": r.comment, "_at": r.at,
     } for r in revisions]
     entries += [{
@@ -116,10 +104,8 @@ def revision_data(request: Any, node: Node, number: str) -> dict[str, Any]:
                      for k, v in revision.data.items()}}
 
 
-@view_config(context=Node, name="@history", request_method="GET", permission="view")
+@view_config(context=Node, name="@history", request_method="GET", permission="history")
 def history(context: Node, request: Any) -> Response:
-    if not (request.has_permission("edit", context) or request.has_permission("review", context)):
-        raise HTTPForbidden()
     if len(request.subpath) > 1:
         raise HTTPNotFound()
     if request.subpath:

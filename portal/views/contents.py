@@ -1,4 +1,8 @@
-"""The folder contents screen: list children, reorder, rename, delete with confirmation, bulk submit."""
+"""The folder contents screen: list children, reorder, rename, delete with confirmation, bulk submit.
+
+Whether each change is allowed is decided by portal.content (edit on the folder to reorder, delete
+on each item, the transition's permission); its Forbidden is the 403 page (portal.views.errors).
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -7,7 +11,7 @@ from pyramid.httpexceptions import HTTPForbidden, HTTPFound
 from pyramid.view import view_config
 
 from .. import content
-from ..content import ContentError
+from ..content import ContentError, Forbidden
 from ..i18n import _
 from ..models import Node
 from ..security import prefetch_local_roles
@@ -39,7 +43,7 @@ def contents_action(context: Node, request: Any) -> Any:
     if "move" in request.POST:
         name, _sep, direction = request.POST["move"].partition(":")
         node = next((c for c in context.children if c.name == name), None)
-        if node is None or not request.has_permission("edit", context):
+        if node is None:
             raise HTTPForbidden()
         siblings = list(context.children)
         content.move(request, node, siblings.index(node) + (-1 if direction == "up" else 1))
@@ -50,7 +54,7 @@ def contents_action(context: Node, request: Any) -> Any:
             try:
                 content.transition(request, node, "submit")
                 done += 1
-            except (ContentError, PermissionError):
+            except (ContentError, Forbidden):  # not possible or not allowed for this one
                 continue
         flash(request, _("${count} items submitted for review.", mapping={"count": done}))
         return back
@@ -62,9 +66,7 @@ def contents_action(context: Node, request: Any) -> Any:
         return {"children": children_of(request, context), "confirm_delete": nodes}
     if "confirm-delete" in request.POST:
         nodes = selected(request, context)
-        if any(not request.has_permission("delete", n) for n in nodes):
-            raise HTTPForbidden()
-        for node in nodes:
+        for node in nodes:  # all or none: a Forbidden for one aborts the request (the 403 page)
             content.delete(request, node)
         flash(request, _("${count} items deleted.", mapping={"count": len(nodes)}))
         return back

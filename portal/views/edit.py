@@ -1,4 +1,10 @@
-"""Add and edit forms, generated from each type's colander schema (one pair of views for all types)."""
+"""Add and edit forms, generated from each type's colander schema (one pair of views for all types).
+
+portal.content decides whether a change may be made; these views show its refusals: a
+ContentError next to its field (a value another item holds: the unique value's field), a Conflict
+(the item changed since the form was loaded, also when the database caught the race) as a 409 with
+the form kept, a Forbidden as the 403 page (portal.views.errors).
+"""
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -6,14 +12,14 @@ from typing import Any, Callable
 import colander
 import deform
 from pyramid.csrf import get_csrf_token
-from pyramid.httpexceptions import HTTPBadRequest, HTTPForbidden, HTTPFound
+from pyramid.httpexceptions import HTTPBadRequest, HTTPFound
 from pyramid.view import view_config
 
 from .. import content
 from ..content import Conflict, ContentError
 from ..i18n import _
 from ..models import Node
-from ..registry import type_info
+from ..registry import info_for
 from ..schemas import to_local
 from . import flash, template
 
@@ -76,11 +82,10 @@ def submit(request: Any, context: Node, form: deform.Form, title: Any, apply: Ca
 
 @view_config(context=Node, name="add", permission="add", renderer=template("form.pt"))
 def add_view(context: Node, request: Any) -> Any:
-    info = type_info(request.registry, request.params.get("type", ""))
-    if info is None or not info.addable_in(context):
-        raise HTTPBadRequest(request.localizer.translate(_("This kind of item cannot be added here")))
-    if not request.has_permission(info.add_permission, context):
-        raise HTTPForbidden()
+    try:  # before the form: the form is the type's
+        info = content.check_add(request, context, request.params.get("type", ""))
+    except ContentError as e:
+        raise HTTPBadRequest(request.localizer.translate(e.message)) from None
     title = _("Add ${type}", mapping={"type": request.localizer.translate(info.title)})
     form = make_form(request, info.schema(request, None), _("Save"))
     form.action = request.resource_url(context, "@@add", query={"type": info.name})
@@ -95,7 +100,7 @@ def add_view(context: Node, request: Any) -> Any:
 
 @view_config(context=Node, name="edit", permission="edit", renderer=template("form.pt"))
 def edit_view(context: Node, request: Any) -> Any:
-    info = type_info(request.registry, context.type)
+    info = info_for(request.registry, context)
     title = _("Edit ${title}", mapping={"title": context.title})
     form = make_form(request, info.schema(request, context), _("Save"), version=context.version)
     form.action = request.resource_url(context, "@@edit")
@@ -104,6 +109,7 @@ def edit_view(context: Node, request: Any) -> Any:
         try:
             outcome = content.save(request, context, appstruct, expected_version=appstruct.get("_version"))
         except Conflict:  # nothing is written: the other save stays, this one is still in the form
+            # (the version the form was loaded with, or the database's version check at flush)
             request.tm.doom()
             request.response.status = 409
             return {**render(request, form, form.render(appstruct), title), "conflict": True}

@@ -14,6 +14,7 @@ from ..i18n import _
 from ..models import Node, Portal, WorkflowEvent
 from ..models.node import utcnow
 from ..security import prefetch_local_roles
+from ..workflow import STATES
 from . import flash, template
 
 CONTAINER_TYPES = ("Portal", "Unit")
@@ -21,17 +22,15 @@ CONTAINER_TYPES = ("Portal", "Unit")
 
 @view_config(context=Node, name="transition", request_method="POST", permission="view")
 def transition_view(context: Node, request: Any) -> Any:
+    """portal.content.transition decides (its Forbidden is the 403 page); a refusal is flashed."""
     name = request.POST.get("transition", "")
     try:
         content.transition(request, context, name, request.POST.get("comment", ""))
-    except PermissionError:
-        raise HTTPForbidden() from None
     except ContentError as e:
         request.tm.doom()
         flash(request, e.message)
         return HTTPFound(request.resource_url(context))
-    flash(request, _("Done: ${state}.", mapping={"state": request.localizer.translate(
-        {"private": _("Private"), "pending": _("Pending review"), "published": _("Published")}[context.state])}))
+    flash(request, _("Done: ${state}.", mapping={"state": request.localizer.translate(STATES[context.state].title)}))
     return HTTPFound(request.resource_url(context))
 
 

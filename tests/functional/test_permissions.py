@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pyramid.interfaces import ISecurityPolicy
+
 from pyramid.request import Request, apply_request_extensions
 
 from portal import content
-from portal.cli import add_user
+from portal.accounts import add_user
 from portal.models import LocalRole, Node, User
+from portal.security import act_as
 from portal.workflow import allowed_transitions
 from tests.conftest import PASSWORD, login, unit
 
@@ -84,7 +85,7 @@ def make_request(app: Any, tm: Any, dbsession: Any, user: User | None) -> Reques
         "app.dbsession": dbsession, "tm.active": True, "tm.manager": tm, "REMOTE_ADDR": "10.0.0.1"})
     request.registry = app.registry
     apply_request_extensions(request)
-    app.registry.getUtility(ISecurityPolicy).identity_cache.set(request, user)
+    act_as(request, user)
     return request
 
 

@@ -8,6 +8,8 @@ its index.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 import urllib.parse
 from typing import Any, Iterator
@@ -21,7 +23,8 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, func, select
 
 from portal import content
-from portal.cli import add_user, make_request
+from portal.accounts import add_user
+from portal.cli import make_request
 from portal.models import Node, Revision, WorkflowEvent, get_tm_session
 from portal.schemas import LOCAL_TZ
 from search import SearchQuery, WhooshBackend
@@ -60,10 +63,10 @@ def tokens(testapp: webtest.TestApp, users: Any) -> dict[str, dict[str, str]]:
     return out
 
 
-def index_now(dbsession: Any, backend: WhooshBackend) -> int:
+def index_now(registry: Any, dbsession: Any, backend: WhooshBackend) -> int:
     """What the after-commit drain would do: apply the whole outbox."""
     total = 0
-    while done := apply_outbox(dbsession, backend):
+    while done := apply_outbox(registry, dbsession, backend):
         total += done
     return total
 
@@ -151,7 +154,7 @@ def this_year() -> str:
 
 # --- the outbox ---------------------------------------------------------------------------------
 
-def test_creating_editing_and_transitioning_write_outbox_rows(testapp, dbsession, backend, tokens, town):
+def test_creating_editing_and_transitioning_write_outbox_rows(app, testapp, dbsession, backend, tokens, town):
     dbsession.execute(delete(SearchOutbox))
     page = add(testapp, tokens["editor"], town.path, "Page", title="外包箱测试页")
     node = dbsession.scalar(select(Node).where(Node.path == path_of(page["@id"])))
@@ -160,7 +163,7 @@ def test_creating_editing_and_transitioning_write_outbox_rows(testapp, dbsession
     assert outbox(dbsession) == [(node.id, INDEX)] * 2
     run(testapp, tokens["editor"], page, "submit")
     assert outbox(dbsession) == [(node.id, INDEX)] * 3
-    assert index_now(dbsession, backend) == 3
+    assert index_now(app.registry, dbsession, backend) == 3
     assert outbox(dbsession) == []
     assert {p for p, _t in page_hits(testapp, "外包箱测试页", tokens["editor"])} == {path_of(page["@id"])}
 
@@ -174,7 +177,8 @@ def test_an_aborted_transaction_takes_its_outbox_rows_with_it(app, backend):
         session = get_tm_session(factory, tm)
         request = make_request(app.registry, {"tm.manager": tm, "app.dbsession": session})
         town = unit(session, "黄梅镇")
-        node = content.create(request, town, "Page", {"title": "回滚之页", "body": "<p>回滚测试正文</p>"})
+        node = content.create(request, town, "Page", {"title": "回滚之页", "body": "<p>回滚测试正文</p>"},
+                              unrestricted=True)
         content.set_state(request, node, "published", "publish")
         node_id = node.id
         assert (node_id, INDEX) in outbox(session)
@@ -192,8 +196,8 @@ def test_a_crash_between_commit_and_indexing_loses_nothing(app, backend):
     """Committed with no drain (as if the process died after COMMIT): the next drain (start-up) indexes it."""
     registry = app.registry
     factory = registry["dbsession_factory"]
-    drain_after_commit = registry["search_drain_after_commit"]
-    registry["search_drain_after_commit"] = False
+    settings = registry["search.settings"]
+    registry["search.settings"] = dataclasses.replace(settings, drain_after_commit=False)
     node_id = None
     try:
         tm = transaction.TransactionManager(explicit=True)
@@ -201,7 +205,8 @@ def test_a_crash_between_commit_and_indexing_loses_nothing(app, backend):
             session = get_tm_session(factory, tm)
             request = make_request(registry, {"tm.manager": tm, "app.dbsession": session})
             node = content.create(request, unit(session, "黄梅镇"), "Page",
-                                  {"title": "崩溃恢复之页", "body": "<p>断电之后仍可检索</p>"}, name="crash-recovery")
+                                  {"title": "崩溃恢复之页", "body": "<p>断电之后仍可检索</p>"}, name="crash-recovery",
+                                  unrestricted=True)
             content.set_state(request, node, "published", "publish")
             node_id = node.id
         with factory() as fresh:
@@ -215,7 +220,7 @@ def test_a_crash_between_commit_and_indexing_loses_nothing(app, backend):
         with factory() as fresh:
             assert fresh.scalar(select(func.count(SearchOutbox.id))) == 0
     finally:
-        registry["search_drain_after_commit"] = drain_after_commit
+        registry["search.settings"] = settings
         if node_id is not None:
             tm = transaction.TransactionManager(explicit=True)
             with tm:
@@ -223,7 +228,7 @@ def test_a_crash_between_commit_and_indexing_loses_nothing(app, backend):
                 request = make_request(registry, {"tm.manager": tm, "app.dbsession": session})
                 node = session.get(Node, node_id)
                 if node is not None:
-                    content.delete(request, node)
+                    content.delete(request, node, unrestricted=True)
                 session.execute(delete(SearchOutbox).where(SearchOutbox.node_id == node_id))
             with factory() as fresh:
                 assert fresh.get(Node, node_id) is None
@@ -241,7 +246,7 @@ MAY_VIEW = {  # state → who may find it
 
 
 @pytest.fixture
-def three_states(testapp, tokens, town) -> dict[str, str]:
+def three_states(app, testapp, tokens, town) -> dict[str, str]:
     """One page per state in 黄梅镇, all mentioning 权限矩阵; state → path."""
     items = {state: add(testapp, tokens["editor"], town.path, "Page", title=f"权限矩阵{state}",
                         body=f"<p>权限矩阵之{state}</p>") for state in MAY_VIEW}
@@ -251,8 +256,8 @@ def three_states(testapp, tokens, town) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("who", WHO)
-def test_each_user_finds_exactly_what_they_may_view(testapp, dbsession, backend, tokens, three_states, who):
-    index_now(dbsession, backend)
+def test_each_user_finds_exactly_what_they_may_view(app, testapp, dbsession, backend, tokens, three_states, who):
+    index_now(app.registry, dbsession, backend)
     expected = {three_states[state] for state, allowed in MAY_VIEW.items() if who in allowed}
     assert found_by(testapp, "权限矩阵", tokens[who]) == expected
     for path in expected:  # what search finds, the user may open
@@ -265,117 +270,117 @@ def test_each_user_finds_exactly_what_they_may_view(testapp, dbsession, backend,
 
 
 @pytest.mark.parametrize("when", ["future-effective", "past-expiry"])
-def test_out_of_date_items_are_hidden_from_the_public(testapp, dbsession, backend, tokens, town, when):
+def test_out_of_date_items_are_hidden_from_the_public(app, testapp, dbsession, backend, tokens, town, when):
     dates = {"future-effective": {"effective": "2099-01-01T00:00:00+08:00"},
              "past-expiry": {"expires": "2020-01-01T00:00:00+08:00"}}[when]
     item = add(testapp, tokens["editor"], town.path, "Page", title="时效之页", body="<p>时效窗口</p>", **dates)
     publish(testapp, tokens, item)
-    index_now(dbsession, backend)
+    index_now(app.registry, dbsession, backend)
     assert found_by(testapp, "时效窗口", tokens["anonymous"]) == set()
     assert testapp.get(path_of(item["@id"]), status="*").status_int in (302, 401, 403)
 
 
 @pytest.mark.parametrize("when", ["future-effective", "past-expiry"])
 @pytest.mark.parametrize("state", ["private", "published"])
-def test_out_of_date_items_are_found_by_their_editor(testapp, dbsession, backend, tokens, town, when, state):
+def test_out_of_date_items_are_found_by_their_editor(app, testapp, dbsession, backend, tokens, town, when, state):
     dates = {"future-effective": {"effective": "2099-01-01T00:00:00+08:00"},
              "past-expiry": {"expires": "2020-01-01T00:00:00+08:00"}}[when]
     item = add(testapp, tokens["editor"], town.path, "Page", title="时效之页", body="<p>时效窗口</p>", **dates)
     if state == "published":
         publish(testapp, tokens, item)
-    index_now(dbsession, backend)
+    index_now(app.registry, dbsession, backend)
     testapp.get(path_of(item["@id"]), headers=tokens["editor"], status=200)
     assert found_by(testapp, "时效窗口", tokens["editor"]) == {path_of(item["@id"])}
 
 
-def test_after_retract_the_public_no_longer_finds_it(testapp, dbsession, backend, tokens, town):
+def test_after_retract_the_public_no_longer_finds_it(app, testapp, dbsession, backend, tokens, town):
     item = add(testapp, tokens["editor"], town.path, "Page", title="撤回之页", body="<p>撤回测试</p>")
     publish(testapp, tokens, item)
-    index_now(dbsession, backend)
+    index_now(app.registry, dbsession, backend)
     assert found_by(testapp, "撤回测试", {}) == {path_of(item["@id"])}
     run(testapp, tokens["reviewer"], item, "retract")
-    index_now(dbsession, backend)
+    index_now(app.registry, dbsession, backend)
     assert found_by(testapp, "撤回测试", {}) == set()
     assert found_by(testapp, "撤回测试", tokens["editor"]) == {path_of(item["@id"])}
 
 
-def test_a_reader_role_on_a_folder_makes_the_private_items_below_findable(testapp, dbsession, backend, tokens,
+def test_a_reader_role_on_a_folder_makes_the_private_items_below_findable(app, testapp, dbsession, backend, tokens,
                                                                           town):
     folder = add(testapp, tokens["editor"], town.path, "Folder", title="共享栏目", column_kind="其他")
     inner = add(testapp, tokens["editor"], path_of(folder["@id"]), "Folder", title="子栏目", column_kind="其他")
     item = add(testapp, tokens["editor"], path_of(inner["@id"]), "Page", title="共享之页", body="<p>本地角色</p>")
-    index_now(dbsession, backend)
+    index_now(app.registry, dbsession, backend)
     assert found_by(testapp, "本地角色", tokens["other-editor"]) == set()
     testapp.post_json(path_of(folder["@id"]) + "@sharing",
                       {"entries": [{"id": "user:other-editor", "roles": {"Reader": True}}]},
                       headers={**JSON, **tokens["manager"]}, status=200)
-    index_now(dbsession, backend)
+    index_now(app.registry, dbsession, backend)
     assert found_by(testapp, "本地角色", tokens["other-editor"]) == {path_of(item["@id"])}
     testapp.get(path_of(item["@id"]), headers=tokens["other-editor"], status=200)
     # blocking inheritance below the grant takes it away again
     testapp.post_json(path_of(inner["@id"]) + "@sharing", {"inherit": False},
                       headers={**JSON, **tokens["manager"]}, status=200)
-    index_now(dbsession, backend)
+    index_now(app.registry, dbsession, backend)
     assert found_by(testapp, "本地角色", tokens["other-editor"]) == set()
 
 
 def test_an_editor_added_later_finds_the_units_private_items(app, tm, testapp, dbsession, backend, tokens, town):
     item = add(testapp, tokens["editor"], town.path, "Page", title="后加编辑", body="<p>新编辑可检索</p>")
-    index_now(dbsession, backend)
+    index_now(app.registry, dbsession, backend)
     request = make_request(app.registry, {"tm.manager": tm, "app.dbsession": dbsession})  # as `portal user add`
     add_user(dbsession, "late-editor", PASSWORD, [], ["黄梅镇"], request=request)
     late = {"Authorization": api_token(testapp, "late-editor")["Authorization"]}
     testapp.get(path_of(item["@id"]), headers=late, status=200)
-    index_now(dbsession, backend)
+    index_now(app.registry, dbsession, backend)
     assert found_by(testapp, "新编辑可检索", late) == {path_of(item["@id"])}
 
 
-def test_deleting_a_folder_unindexes_everything_below(testapp, dbsession, backend, tokens, town):
+def test_deleting_a_folder_unindexes_everything_below(app, testapp, dbsession, backend, tokens, town):
     folder = add(testapp, tokens["editor"], town.path, "Folder", title="待删栏目", column_kind="其他")
     inner = add(testapp, tokens["editor"], path_of(folder["@id"]), "Folder", title="待删子栏目", column_kind="其他")
     items = [add(testapp, tokens["editor"], path, "Page", title=f"待删之页{n}", body="<p>删除级联</p>")
              for n, path in enumerate([path_of(folder["@id"]), path_of(inner["@id"])])]
     keep = add(testapp, tokens["editor"], town.path, "Page", title="留下之页", body="<p>删除级联</p>")
-    index_now(dbsession, backend)
+    index_now(app.registry, dbsession, backend)
     assert found_by(testapp, "删除级联", tokens["editor"]) == {path_of(i["@id"]) for i in items + [keep]}
     testapp.delete(path_of(folder["@id"]), headers={**JSON, **tokens["editor"]}, status=204)
     assert {op for _n, op in outbox(dbsession)} == {UNINDEX}
-    index_now(dbsession, backend)
+    index_now(app.registry, dbsession, backend)
     assert found_by(testapp, "删除级联", tokens["editor"]) == {path_of(keep["@id"])}
     assert found_by(testapp, "删除级联", tokens["manager"]) == {path_of(keep["@id"])}
 
 
-def test_renaming_a_folder_moves_the_documents_below(testapp, dbsession, backend, tokens, town):
+def test_renaming_a_folder_moves_the_documents_below(app, testapp, dbsession, backend, tokens, town):
     folder = add(testapp, tokens["editor"], town.path, "Folder", title="旧栏目", column_kind="其他", id="old-column")
     item = add(testapp, tokens["editor"], path_of(folder["@id"]), "Page", title="搬家之页", body="<p>改名跟随</p>",
                id="moving")
     publish(testapp, tokens, item)
-    index_now(dbsession, backend)
+    index_now(app.registry, dbsession, backend)
     assert found_by(testapp, "改名跟随", {}) == {f"{town.path}old-column/moving/"}
     token = login(testapp, "editor")
     testapp.post(f"{town.path}old-column/@@rename", {"csrf_token": token, "name": "new-column"}, status=302)
     testapp.reset()
-    index_now(dbsession, backend)
+    index_now(app.registry, dbsession, backend)
     assert page_hits(testapp, "改名跟随") == [(f"{town.path}new-column/moving/", "搬家之页")]
     assert api_paths(testapp, "改名跟随") == {f"{town.path}new-column/moving/"}
     testapp.get(f"{town.path}new-column/moving/", status=200)
 
 
-def test_a_draft_of_a_published_item_does_not_replace_what_the_public_finds(testapp, dbsession, backend, tokens,
+def test_a_draft_of_a_published_item_does_not_replace_what_the_public_finds(app, testapp, dbsession, backend, tokens,
                                                                              town):
     item = add(testapp, tokens["editor"], town.path, "Page", title="公开标题甲", body="<p>草稿隔离正文</p>")
     publish(testapp, tokens, item)
     res = testapp.patch_json(path_of(item["@id"]), {"title": "草稿标题乙", "body": "<p>草稿独有内容</p>"},
                              headers={**JSON, **tokens["editor"]})
     assert res.status_int == 202
-    index_now(dbsession, backend)
+    index_now(app.registry, dbsession, backend)
     assert page_hits(testapp, "草稿隔离正文") == [(path_of(item["@id"]), "公开标题甲")]
     assert [i["title"] for i in api_search(testapp, SearchableText="草稿隔离正文")["items"]] == ["公开标题甲"]
     assert page_hits(testapp, "草稿标题乙") == []
     assert page_hits(testapp, "草稿独有内容") == []
     # once approved, the new version is what everyone finds
     run(testapp, tokens["reviewer"], item, "publish")
-    index_now(dbsession, backend)
+    index_now(app.registry, dbsession, backend)
     assert page_hits(testapp, "草稿独有内容") == [(path_of(item["@id"]), "草稿标题乙")]
     assert page_hits(testapp, "草稿隔离正文") == []
 
@@ -383,7 +388,7 @@ def test_a_draft_of_a_published_item_does_not_replace_what_the_public_finds(test
 # --- recall and ranking through the page --------------------------------------------------------
 
 @pytest.fixture
-def recall_docs(testapp, dbsession, backend, tokens, town) -> dict[str, str]:
+def recall_docs(app, testapp, dbsession, backend, tokens, town) -> dict[str, str]:
     bodies = {
         "zhuanwang": ("关于电子政务专网建设的通知", "<p>建成覆盖县乡的电子政务专网。</p>", "梅政办发〔2011〕108号"),
         "bianmin": ("关于便民服务中心的通知", "<p>各乡镇便民服务中心实现互联互通。</p>", "梅政办发〔2011〕10号"),
@@ -398,7 +403,7 @@ def recall_docs(testapp, dbsession, backend, tokens, town) -> dict[str, str]:
                   subject="综合政务", genre="通知")
         publish(testapp, tokens, doc)
         paths[key] = path_of(doc["@id"])
-    index_now(dbsession, backend)
+    index_now(app.registry, dbsession, backend)
     return paths
 
 
@@ -426,7 +431,7 @@ def test_doc_number_in_any_bracket_style_finds_that_document_first(testapp, reca
     assert body["items"][0]["doc_number"] == "梅政办发〔2011〕108号"
 
 
-def test_hits_highlight_the_query(testapp, recall_docs):
+def test_hits_highlight_the_query(app, testapp, recall_docs):
     res = search_page(testapp, "协同办公")
     assert "<mark>协同办公</mark>" in res.text
 
@@ -434,7 +439,7 @@ def test_hits_highlight_the_query(testapp, recall_docs):
 # --- facets, filters, sorting, paging -----------------------------------------------------------
 
 @pytest.fixture
-def faceted(testapp, dbsession, backend, tokens, town, other_town) -> dict[str, str]:
+def faceted(app, testapp, dbsession, backend, tokens, town, other_town) -> dict[str, str]:
     """Four published items mentioning 春耕备耕, in two units, of three types and two subjects."""
     made = {
         "d1": add(testapp, tokens["editor"], town.path, "Disclosure", title="春耕备耕通知一", subject="综合政务",
@@ -450,7 +455,7 @@ def faceted(testapp, dbsession, backend, tokens, town, other_town) -> dict[str, 
     run(testapp, tokens["other-editor"], news, "submit")
     run(testapp, tokens["reviewer"], news, "publish")
     made["news"] = news
-    index_now(dbsession, backend)
+    index_now(app.registry, dbsession, backend)
     return {k: path_of(v["@id"]) for k, v in made.items()}
 
 
@@ -503,7 +508,7 @@ def test_sort_by_date_puts_the_newest_first(testapp, faceted):
     assert [path_of(i["@id"]) for i in body["items"]] == newest_first
 
 
-def test_search_within_a_unit_finds_only_its_items(testapp, faceted, town, other_town):
+def test_search_within_a_unit_finds_only_its_items(app, testapp, faceted, town, other_town):
     assert {p for p, _t in page_hits(testapp, "春耕备耕", where=town.path)} == {faceted["d1"], faceted["d2"],
                                                                                 faceted["page"]}
     assert {p for p, _t in page_hits(testapp, "春耕备耕", where=other_town.path)} == {faceted["news"]}
@@ -515,11 +520,11 @@ def test_search_within_a_unit_finds_only_its_items(testapp, faceted, town, other
 
 
 @pytest.fixture
-def twelve(testapp, dbsession, backend, tokens, town) -> list[str]:
+def twelve(app, testapp, dbsession, backend, tokens, town) -> list[str]:
     """Twelve private pages mentioning 分页测试 (the editor finds them all)."""
     paths = [path_of(add(testapp, tokens["editor"], town.path, "Page", title=f"分页测试{n:02d}",
                          body="<p>分页测试</p>", id=f"p{n:02d}")["@id"]) for n in range(12)]
-    index_now(dbsession, backend)
+    index_now(app.registry, dbsession, backend)
     return paths
 
 
@@ -578,10 +583,10 @@ def test_api_items(testapp, recall_docs, town):
     assert "batching" not in body
 
 
-def test_api_published_is_the_same_instant_as_the_items(testapp, dbsession, backend, tokens, town):
+def test_api_published_is_the_same_instant_as_the_items(app, testapp, dbsession, backend, tokens, town):
     item = add(testapp, tokens["editor"], town.path, "Page", title="时间格式", body="<p>时间格式</p>")
     publish(testapp, tokens, item)
-    index_now(dbsession, backend)
+    index_now(app.registry, dbsession, backend)
     found = api_search(testapp, SearchableText="时间格式")["items"][0]["published"]
     own = testapp.get(path_of(item["@id"]), headers=JSON).json["published"]
     assert dt.datetime.fromisoformat(found).tzinfo is not None
@@ -606,9 +611,9 @@ NASTY = [
 
 
 @pytest.mark.parametrize("text", NASTY, ids=range(len(NASTY)))
-def test_any_query_is_answered_without_error(testapp, dbsession, backend, tokens, town, text):
+def test_any_query_is_answered_without_error(app, testapp, dbsession, backend, tokens, town, text):
     item = add(testapp, tokens["editor"], town.path, "Page", title="安全查询", body="<p>电子政务专网 x</p>")
-    index_now(dbsession, backend)
+    index_now(app.registry, dbsession, backend)
     for headers in ({}, tokens["editor"]):
         search_page(testapp, text, headers)
         search_page(testapp, text, headers, where=town.path, sort="date", page=text[:50])

@@ -61,18 +61,19 @@ def run_cli(ini: str, *args: str) -> tuple[int, str, str]:
 
 
 def publish_disclosure(ini: str, title: str, body: str) -> int:
-    """Create and publish a disclosure in 黄梅镇 in its own committed transaction; returns its id."""
+    """Create and publish a disclosure in 黄梅镇 in its own committed transaction (as set-up code, with no
+    user); returns its id."""
     with script_request(ini) as request:
         town = request.dbsession.scalar(select(Unit).where(Unit.title == "黄梅镇"))
         node = content.create(request, town, "Disclosure", {"title": title, "body": body, "subject": "综合政务",
-                                                             "genre": "通知"})
+                                                             "genre": "通知"}, unrestricted=True)
         content.set_state(request, node, "published", "publish")
         return node.id
 
 
 def delete_node(ini: str, node_id: int) -> None:
     with script_request(ini) as request:
-        content.delete(request, request.dbsession.get(Node, node_id))
+        content.delete(request, request.dbsession.get(Node, node_id), unrestricted=True)
 
 
 def hits(backend: WhooshBackend, text: str) -> list[str]:

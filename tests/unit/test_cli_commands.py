@@ -1,0 +1,80 @@
+"""`portal` commands against a throwaway SQLite database with the search drains on (the defaults):
+the listing commands leave the search outbox alone, and the demo command of content_types works."""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
+from content_types import demo
+from content_types.disclosure_catalogue import GUIDE_NAME
+from portal.cli import main, script_request
+from portal.models import Node
+from search.outbox import SearchOutbox
+from tests.unit.test_cli import INI
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: Any) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("cli-commands")
+    ini = tmp / "test.ini"
+    ini.write_text(INI.format(db=tmp / "portal.db", blobs=tmp / "blobs", index=tmp / "index"), encoding="utf-8")
+    code, _out, err = run(str(ini), "init")
+    assert code == 0, err
+    return {"ini": str(ini), "db": tmp / "portal.db"}
+
+
+@pytest.fixture
+def db(env: dict[str, Any]) -> Any:
+    engine = create_engine(f"sqlite:///{env['db']}")
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
+
+
+def run(ini: str, *args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["-c", ini, *args])
+    return code, out.getvalue(), err.getvalue()
+
+
+def waiting(db: Session) -> int:
+    db.expire_all()
+    return db.scalar(select(func.count(SearchOutbox.id)))
+
+
+def test_listing_commands_leave_the_search_outbox_alone(env, db):
+    assert waiting(db) == 0  # init drained what it queued
+    guide = db.scalar(select(Node.id).where(Node.path == f"/huangmeizhen/{GUIDE_NAME}/"))
+    db.add(SearchOutbox(node_id=guide, op="index"))  # as a crash before the drain leaves it
+    db.commit()
+    for command in (["unit", "list"], ["user", "list"]):
+        code, out, err = run(env["ini"], *command)
+        assert code == 0, err
+        assert waiting(db) == 1, command
+    with script_request(env["ini"]):  # other commands apply it at start-up, as the web app does
+        pass
+    assert waiting(db) == 0
+
+
+def test_the_demo_command_is_registered_by_content_types(env, capsys):
+    parser = argparse.ArgumentParser(prog="portal")
+    parser.add_argument("-c", "--config")
+    demo.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["-c", env["ini"], "demo"])
+    assert args.func is demo.cmd_demo
+    for _run in range(2):  # idempotent
+        args.func(args)
+        out = capsys.readouterr().out
+        assert out.splitlines() == [
+            "demo accounts (log in at http://127.0.0.1:6543/@@login):",
+            "  admin        password admin-demo-2026    网站管理员 (manager)",
+            "  shenhe       password shenhe-demo-2026   县政府办审核员 (county reviewer)",
+            "  hmz-editor   password editor-demo-2026   黄梅镇信息员 (editor of 黄梅镇)",
+        ]
