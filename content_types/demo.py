@@ -23,6 +23,8 @@ from portal.cli import script_request
 from portal.models import Node, User
 from portal.security import act_as
 
+from .disclosure import IN_FORCE
+
 ACCOUNTS = (
     # login, password, full name, groups, editor of
     ("admin", "admin-demo-2026", "网站管理员", ["managers"], []),
@@ -79,7 +81,7 @@ def load_demo(request: Any) -> list[str]:
     make(request, disclosure, "Disclosure", {
         "title": "县人民政府办公室关于印发黄梅县电子政务专网建设实施方案的通知",
         "doc_number": "梅政办发〔2011〕108号", "written_date": dt.date(2011, 10, 28), "subject": "综合政务",
-        "genre": "通知", "disclosure_mode": "主动公开", "validity": "有效",
+        "genre": "通知", "disclosure_mode": "主动公开", "validity": IN_FORCE,
         "keywords": "电子政务 专网 方案 通知",
         "summary": "印发黄梅县电子政务专网建设实施方案，明确专网建设的指导思想、目标、主要任务、步骤安排和保障措施。",
         "body": plan_html()}, publish=True)

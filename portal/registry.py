@@ -47,7 +47,8 @@ class TypeInfo:
     file_fields: tuple[str, ...] = ()
     # Listed in search results; containers are navigation, not results.
     searchable: bool = True
-    # Extra index fields of this type: node -> {index field: value} (Substance D's index views).
+    # Extra index fields of this type: node -> {index field: value} (Substance D's index views);
+    # the fields are the search engine's catalogue fields (search.backend.INDEX_FIELDS).
     index: Callable[[Node], Mapping[str, Any]] | None = None
 
     @property

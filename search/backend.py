@@ -40,6 +40,9 @@ SEARCHABLE_FIELDS: tuple[str, ...] = (
     "text",
 )
 DATE_FIELDS: tuple[str, ...] = ("published", "modified", "effective", "expires")
+#: Catalogue fields a content type's own index function (``TypeInfo.index``) may fill.
+INDEX_FIELDS: tuple[str, ...] = ("subject", "genre", "doc_number", "index_number", "keywords")
+#: Every field of an input document.
 DOC_FIELDS: tuple[str, ...] = (
     "id", "path", "title", "text", "description", "unit", "unit_title", "type",
     "subject", "genre", "doc_number", "index_number", "published", "modified",

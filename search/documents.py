@@ -17,6 +17,8 @@ from portal.sanitize import html_to_text
 from portal.schemas import to_local
 from portal.visibility import Grants, viewers
 
+from .backend import INDEX_FIELDS
+
 
 def indexable(registry: Registry, node: Node) -> bool:
     info = content_types(registry).get(node.type)
@@ -67,7 +69,12 @@ def document(registry: Registry, dbsession: Any, node: Node, lineage: Sequence[N
         "allowed": viewers(dbsession, node, lineage, grants),
     }
     if info.index is not None:
-        doc.update(info.index(node))
+        extra = dict(info.index(node))
+        unknown = set(extra) - set(INDEX_FIELDS)
+        if unknown:  # a programming error of the type: name it, rather than fail deep in the engine
+            raise ValueError(f"{node.type}'s index function returned {sorted(unknown)}; "
+                             f"the index has {', '.join(INDEX_FIELDS)}")
+        doc.update(extra)
     when = to_local(node.published or node.created)
     if when is not None:
         doc["year"] = str(when.year)  # the year in China, as 发布日期 shows it

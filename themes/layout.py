@@ -120,7 +120,7 @@ class Layout:
             tabs.append((_("Contents"), self.url(node, "@@contents"), "contents"))
         if node.folderish and self.can("manage"):
             tabs.append((_("Sharing"), self.url(node, "@@sharing"), "sharing"))
-        if self.can("edit") or self.can("review"):
+        if self.can("history"):
             tabs.append((_("History"), self.url(node, "@@history"), "history"))
         return [(self.t(label), url) for label, url, _name in tabs]
 

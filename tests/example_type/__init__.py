@@ -35,4 +35,8 @@ def schema(request: Any, node: Node | None = None) -> colander.SchemaNode:
 
 def includeme(config: Any) -> None:
     config.add_content_type(TypeInfo("Event", "Event", Event, schema, addable_to=("Unit", "Folder"), dated=True,
-                                     text_fields=("venue",)))
+                                     text_fields=("venue",), index=index))
+
+
+def index(node: Event) -> dict[str, Any]:
+    return {"keywords": [node.venue]} if node.venue else {}

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from portal import main
 from portal.models import Revision
+from search.documents import document
 from search.indexer import apply_outbox
 from tests.conftest import api_token, login
 from tests.functional.test_editing import add_item, edit, node_at
@@ -84,6 +85,7 @@ def test_a_published_event_is_found_by_its_venue_and_listed(event_app, eventapp,
     path = made["@id"].removeprefix("http://example.com")
     eventapp.post_json(f"{path}@workflow/submit", {}, headers=editor)
     eventapp.post_json(f"{path}@workflow/publish", {}, headers=reviewer)
+    assert document(event_app.registry, dbsession, node_at(dbsession, path))["keywords"] == ["五祖寺广场"]
     index_now(event_app.registry, dbsession)
     eventapp.reset()
     found = eventapp.get("/@search", {"SearchableText": "五祖寺广场"}, headers=JSON).json
