@@ -23,10 +23,6 @@ MAX_PAGE_SIZE = 100
 FACET_TITLES = {"unit": _("Unit"), "type": _("Type"), "subject": _("Subject class"), "year": _("Year")}
 
 
-def principals(request: Any) -> list[str]:
-    return request.principals
-
-
 def int_param(request: Any, name: str, default: int, low: int, high: int) -> int:
     try:
         return max(low, min(high, int(request.params.get(name, default))))
@@ -36,7 +32,7 @@ def int_param(request: Any, name: str, default: int, low: int, high: int) -> int
 
 def search(request: Any, context: Node, text: str, filters: dict[str, list[str]], sort: str, page: int,
            page_size: int) -> SearchResults:
-    query = SearchQuery(text=text, principals=principals(request), filters=filters,
+    query = SearchQuery(text=text, principals=request.principals, filters=filters,
                         path_prefix=context.path if isinstance(context, Unit) else None,
                         sort="date" if sort == "date" else "relevance", page=page, page_size=page_size,
                         facets=FACET_FIELDS)
