@@ -27,6 +27,7 @@ def includeme(config: Configurator) -> None:
     config.include(".models")
     config.include(".registry")
     config.include(".security")
+    config.include(".headers")
     config.include(".traversal")
     config.include(".storage")
     config.include(".i18n")

@@ -365,12 +365,13 @@ def content_disposition(filename: str, inline: bool = False) -> str:
     Modern browsers use ``filename*`` (RFC 6266 / RFC 5987, UTF-8
     percent-encoded); the plain ``filename`` is an ASCII-only fallback with
     quotes, backslashes and other characters replaced, so the header can
-    neither break nor be injected into. Directory parts and control
-    characters are dropped.
+    neither break nor be injected into. Directory parts, control and
+    format characters and lone surrogates (names stored before uploads
+    cleaned them, see ``portal.uploads.clean_filename``) are dropped.
     """
     name = filename.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(
-        ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp")
+        ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Zl", "Zp")
     ).strip()
     if not name or name in (".", ".."):
         name = "download"

@@ -17,5 +17,6 @@ def translator(term: Any) -> str:
 
 
 def includeme(config: Any) -> None:
-    deform.Form.set_zpt_renderer((str(resources.files("deform").joinpath("templates")),), translator=translator)
+    deform.Form.set_zpt_renderer((str(resources.files("themes") / "deform"),  # CSP nonces: portal.headers
+                                  str(resources.files("deform").joinpath("templates"))), translator=translator)
     config.add_static_view("static-deform", "deform:static", cache_max_age=86400)

@@ -5,6 +5,7 @@ Content-Disposition, and never let a stored file be sniffed or rendered as a pag
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pyramid.httpexceptions import HTTPNotFound
@@ -12,12 +13,12 @@ from pyramid.response import FileResponse
 from pyramid.view import view_config
 
 from ..blobs import content_disposition
+from ..headers import CSP, file_policy
 from ..images import SCALES, scaled
 from ..models import Node
+from ..uploads import FILE_TYPES, HEAD_SIZE, INLINE_TYPES, content_is
 
-# Types a browser would run as a page of our origin: always offered as downloads.
-ACTIVE_TYPES = ("text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
-                "text/javascript", "application/javascript")
+SERVABLE_TYPES = frozenset(FILE_TYPES.values())
 
 
 def blob_ref(context: Node, subpath: tuple[str, ...]) -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -35,24 +36,43 @@ def blob_ref(context: Node, subpath: tuple[str, ...]) -> tuple[dict[str, Any], t
     return value, rest
 
 
-def file_response(request: Any, path: Any, content_type: str, filename: str, inline: bool) -> Any:
-    content_type = content_type.split(";")[0].strip().lower() or "application/octet-stream"
-    inline = inline and content_type not in ACTIVE_TYPES
+def served_as(stored_type: Any, path: Path) -> tuple[str, bool]:
+    """`(media type, inline)` of a stored file, decided now from exact allowlists, whatever was
+    stored: rows written before uploads were checked may hold `image/png,image/svg+xml`. A type
+    not of portal.uploads.FILE_TYPES goes out as application/octet-stream; only INLINE_TYPES whose
+    content really is that type are shown inline."""
+    media = stored_type if isinstance(stored_type, str) else ""
+    if media not in SERVABLE_TYPES:
+        return "application/octet-stream", False
+    if media not in INLINE_TYPES:
+        return media, False
+    with open(path, "rb") as f:
+        return media, content_is(media, f.read(HEAD_SIZE))
+
+
+def file_response(request: Any, path: Path, content_type: str, filename: str, inline: bool) -> Any:
+    """A stored file: never sniffed (nosniff), never a page of this site (its own policy)."""
     response = FileResponse(str(path), request=request, content_type=content_type, cache_max_age=3600)
+    if content_type.startswith("text/"):
+        response.charset = None  # stored bytes, in whatever encoding they were written (UTF-8, GB18030)
     response.headers["Content-Disposition"] = content_disposition(filename, inline=inline)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Accept-Ranges"] = "bytes"
+    response.headers[CSP] = file_policy(content_type, inline)
     return response
 
 
 @view_config(context=Node, name="download", permission="view")
 def download(context: Node, request: Any) -> Any:
     ref, _rest = blob_ref(context, request.subpath)
-    path = request.blobs.path(ref["hash"])
+    try:
+        path = request.blobs.path(ref["hash"])
+    except ValueError:
+        raise HTTPNotFound() from None
     if not path.is_file():
         raise HTTPNotFound()
-    inline = ref["content_type"].startswith("image/") or ref["content_type"] == "application/pdf"
-    return file_response(request, path, ref["content_type"], ref["filename"], inline)
+    media, inline = served_as(ref.get("content_type"), path)
+    return file_response(request, path, media, str(ref.get("filename") or ""), inline)
 
 
 @view_config(context=Node, name="images", permission="view")
@@ -64,9 +84,10 @@ def images(context: Node, request: Any) -> Any:
         raise HTTPNotFound()
     try:
         if rest:
-            path, mimetype = scaled(request.blobs, ref["hash"], rest[0])
+            path, media = scaled(request.blobs, ref["hash"], rest[0])
         else:
-            path, mimetype = request.blobs.path(ref["hash"]), ref["content_type"]
+            path, media = request.blobs.path(ref["hash"]), ref.get("content_type")
+        media, inline = served_as(media, path)
     except (FileNotFoundError, ValueError):
         raise HTTPNotFound() from None
-    return file_response(request, path, mimetype, ref["filename"], inline=True)
+    return file_response(request, path, media, str(ref.get("filename") or ""), inline)

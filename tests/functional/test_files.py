@@ -88,52 +88,170 @@ def test_download_of_unknown_field_is_404(testapp, pdf_file):
 
 
 def test_private_file_is_not_downloadable_by_anonymous(testapp, pdf_file):
+    """A private item answers as a missing one does to people who may not view it (issue 8)."""
     testapp.reset()
-    res = testapp.get(f"{pdf_file.path}@@download/file", status=302)
-    assert "@@login" in res.location
-
-
-def test_html_upload_is_served_as_an_attachment(testapp, dbsession, users):
-    login(testapp, "editor")
-    f = add_item(testapp, dbsession, town_path(dbsession), "File",
-                 {"upload": webtest.Upload("页面.html", b"<script>alert(1)</script>", "text/html")})
-    res = testapp.get(f"{f.path}@@download/file")
-    assert res.headers["Content-Disposition"].startswith("attachment;")
-    assert res.headers["X-Content-Type-Options"] == "nosniff"
+    res = testapp.get(f"{pdf_file.path}@@download/file", status=404)
+    assert PDF not in res.body
 
 
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.domain)</script></svg>'
+HTML = b"<!DOCTYPE html><html><body><script>document.title='PWNED'</script></body></html>"
+
+# The attack run's uploads: no extension and a client media type a browser once ran inline, and a
+# picture's extension on a page. The client's media type is never read.
+HOSTILE = [
+    ("evil", SVG, "image/png,image/svg+xml"),
+    ("evil", HTML, "image/gif, text/html"),
+    ("photo.png", HTML, "image/png"),
+    ("页面.html", HTML, "text/html"),
+    ("图标.svg", SVG, "image/svg+xml"),
+]
 
 
-@pytest.mark.parametrize("content_type", ["image/svg+xml", "text/html", "application/xhtml+xml",
-                                          "image/svg+xml; charset=utf-8", "Image/SVG+XML"])
-def test_active_content_from_the_api_is_served_as_an_attachment(testapp, dbsession, users, content_type):
+@pytest.mark.parametrize("filename, data, client_type", HOSTILE)
+def test_hostile_form_upload_is_refused_naming_the_file(testapp, dbsession, users, blobs_dir, filename, data,
+                                                       client_type):
+    login(testapp, "editor")
+    before_blobs, before_nodes = blob_files(blobs_dir), node_count(dbsession)
+    res = add(testapp, town_path(dbsession), "File", {"upload": webtest.Upload(filename, data, client_type)},
+              status=200)
+    assert field_has_error(res.text, "file")
+    assert f"“{filename}”" in res.text and "无法上传" in res.text
+    assert node_count(dbsession) == before_nodes
+    assert blob_files(blobs_dir) == before_blobs
+
+
+@pytest.mark.parametrize("filename, data, client_type", HOSTILE + [
+    ("evil", SVG, "image/svg+xml"), ("evil", SVG, "Image/SVG+XML; charset=utf-8"),
+    ("evil", HTML, "application/xhtml+xml"), ("evil.png", SVG, "image/png")])
+def test_hostile_api_upload_is_a_400_on_the_field(testapp, dbsession, users, filename, data, client_type):
     headers = api_token(testapp, "editor")
     res = testapp.post_json(town_path(dbsession), {"@type": "File", "title": "活动内容", "file": {
-        "data": base64.b64encode(SVG).decode(), "encoding": "base64", "filename": "evil",
-        "content-type": content_type}}, headers=headers, status=201)
-    res = testapp.get(res.location.removeprefix("http://example.com") + "@@download/file",
-                      headers={"Authorization": headers["Authorization"]})
-    assert res.headers["Content-Disposition"].startswith("attachment;")
+        "data": base64.b64encode(data).decode(), "encoding": "base64", "filename": filename,
+        "content-type": client_type}}, headers=headers, status=400)
+    errors = {e["field"]: e["message"] for e in res.json["error"]["errors"]}
+    assert "file" in errors and f"“{filename}”" in errors["file"]
 
 
-@pytest.mark.parametrize("content_type", ["image/svg+xml; charset=utf-8", "image/svg+xml;charset=UTF-8"])
-def test_stored_active_type_with_parameters_is_served_as_an_attachment(testapp, dbsession, users, tm, blobs_dir,
-                                                                       content_type):
+def test_the_client_media_type_is_ignored(testapp, dbsession, users):
+    login(testapp, "editor")
+    f = add_item(testapp, dbsession, town_path(dbsession), "File",
+                 {"upload": webtest.Upload("通知.pdf", PDF, "text/html")})
+    assert f.file["content_type"] == "application/pdf"
+    res = testapp.get(f"{f.path}@@download/file")
+    assert res.content_type == "application/pdf"
+
+
+def test_a_file_without_extension_gets_the_type_its_content_tells(testapp, dbsession, users):
+    headers = api_token(testapp, "editor")
+    res = testapp.post_json(town_path(dbsession), {"@type": "File", "file": {
+        "data": base64.b64encode(PDF).decode(), "encoding": "base64", "filename": "春耕通知",
+        "content-type": "image/svg+xml"}}, headers=headers, status=201)
+    assert res.json["file"]["content-type"] == "application/pdf"
+    assert res.json["file"]["filename"] == "春耕通知.pdf"
+
+
+def test_stored_file_names_lose_invisible_characters(testapp, dbsession, users):
+    """CR/LF and bidi overrides in a name: `通知\u202egpj.pdf` would read as `通知fdp.jpg`."""
+    headers = api_token(testapp, "editor")
+    res = testapp.post_json(town_path(dbsession), {"@type": "File", "file": {
+        "data": base64.b64encode(PDF).decode(), "encoding": "base64",
+        "filename": "春耕\r\n通知\u202egpj\u200b.pdf"}}, headers=headers, status=201)
+    assert res.json["file"]["filename"] == "春耕通知gpj.pdf"
+    assert res.json["title"] == "春耕通知gpj.pdf"
+    download = testapp.get(res.json["file"]["download"].removeprefix("http://example.com"),
+                           headers={"Authorization": headers["Authorization"]})
+    assert "%E2%80%AE" not in download.headers["Content-Disposition"]
+
+
+# -- how stored files are served ------------------------------------------------------------------
+
+def stored_file(dbsession, tm, blobs_dir, data: bytes, content_type: str, filename: str = "evil",
+                name: str = "old-file"):
+    """A published File as rows written before uploads were checked may hold it."""
     from content_types.file import File
     from portal.blobs import TransactionalBlobs
     from portal.models.node import utcnow
 
-    digest, size, _new = TransactionalBlobs(BlobStore(blobs_dir), tm).put(SVG)  # removed again at rollback
+    digest, size, _new = TransactionalBlobs(BlobStore(blobs_dir), tm).put(data)  # removed again at rollback
     town = unit(dbsession, TOWN)
     now = utcnow()
     item = File(title="旧数据", state="published", created=now, modified=now, published=now,
-                file={"hash": digest, "filename": "evil", "content_type": content_type, "size": size})
-    town.add(item, "old-svg")
+                file={"hash": digest, "filename": filename, "content_type": content_type, "size": size})
+    town.add(item, name)
     dbsession.flush()
+    return item
+
+
+@pytest.mark.parametrize("content_type, data", [
+    ("image/svg+xml; charset=utf-8", SVG), ("image/svg+xml;charset=UTF-8", SVG), ("image/svg+xml", SVG),
+    ("image/png,image/svg+xml", SVG), ("image/gif, text/html", HTML), ("text/html", HTML),
+    ("application/xhtml+xml", HTML), ("image/png; x=1", SVG), (" IMAGE/PNG ", SVG),
+])
+def test_a_stored_active_type_is_served_as_an_opaque_download(testapp, dbsession, users, tm, blobs_dir,
+                                                              content_type, data):
+    item = stored_file(dbsession, tm, blobs_dir, data, content_type)
     res = testapp.get(f"{item.path}@@download/file")
-    assert res.body == SVG
+    assert res.body == data
+    assert res.headers["Content-Type"] == "application/octet-stream"
     assert res.headers["Content-Disposition"].startswith("attachment;")
+    assert res.headers["X-Content-Type-Options"] == "nosniff"
+    assert res.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'self'; sandbox"
+
+
+@pytest.mark.parametrize("content_type, data", [("image/png", SVG), ("image/gif", HTML), ("application/pdf", HTML)])
+def test_an_inline_type_whose_content_is_not_that_type_is_a_download(testapp, dbsession, users, tm, blobs_dir,
+                                                                    content_type, data):
+    """`evil.png` used to be stored as image/png whatever it held."""
+    item = stored_file(dbsession, tm, blobs_dir, data, content_type, filename="evil.png")
+    res = testapp.get(f"{item.path}@@download/file")
+    assert res.headers["Content-Type"] == content_type
+    assert res.headers["Content-Disposition"].startswith("attachment;")
+    assert "sandbox" in res.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("filename, data, media, inline", [
+    ("通知.pdf", PDF, "application/pdf", True),
+    ("照片.png", None, "image/png", True),
+    ("照片.jpg", None, "image/jpeg", True),
+    ("扫描件.bmp", None, "image/bmp", False),
+    ("扫描件.tif", None, "image/tiff", False),
+    ("说明.txt", "办事指南\n".encode("gb18030"), "text/plain", False),
+    ("名单.csv", b"a,b\n1,2\n", "text/csv", False),
+])
+def test_only_exact_raster_types_and_pdf_are_inline(testapp, dbsession, users, filename, data, media, inline):
+    if data is None:
+        fmt = {"png": "PNG", "jpg": "JPEG", "bmp": "BMP", "tif": "TIFF"}[filename.rsplit(".", 1)[1]]
+        out = io.BytesIO()
+        PILImage.new("RGB", (20, 10), (0, 90, 200)).save(out, fmt)
+        data = out.getvalue()
+    login(testapp, "editor")
+    f = add_item(testapp, dbsession, town_path(dbsession), "File", {"upload": webtest.Upload(filename, data, "x/y")})
+    res = testapp.get(f"{f.path}@@download/file")
+    assert res.body == data
+    assert res.headers["Content-Type"] == media  # no charset made up for text in GB18030
+    assert res.headers["Content-Disposition"].startswith("inline;" if inline else "attachment;")
+    assert res.headers["X-Content-Type-Options"] == "nosniff"
+    policy = res.headers["Content-Security-Policy"]
+    assert policy.startswith("default-src 'none';")
+    assert ("sandbox" in policy) == (media != "application/pdf" or not inline)
+
+
+def test_image_scales_are_inline_pictures_with_their_own_policy(testapp, big_image):
+    for url in (f"{big_image.path}@@images/image", f"{big_image.path}@@images/image/thumb"):
+        res = testapp.get(url)
+        assert res.headers["Content-Type"] == "image/jpeg"
+        assert res.headers["Content-Disposition"].startswith("inline;")
+        assert res.headers["Content-Security-Policy"] == \
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox"
+
+
+def test_a_stored_picture_of_an_image_field_with_a_bad_type_is_not_inline(testapp, big_image, dbsession):
+    big_image.image = {**big_image.image, "content_type": "image/jpeg,image/svg+xml"}
+    dbsession.flush()
+    res = testapp.get(f"{big_image.path}@@images/image")
+    assert res.headers["Content-Disposition"].startswith("attachment;")
+    assert res.headers["Content-Type"] == "application/octet-stream"
 
 
 def test_item_page_links_the_download(testapp, pdf_file):
@@ -158,8 +276,9 @@ def test_file_over_the_limit_is_a_form_error_and_leaves_nothing(testapp, dbsessi
 
 def test_file_at_the_limit_is_accepted(testapp, dbsession, users):
     login(testapp, "editor")
+    data = PDF + b"\1" * (LIMIT - len(PDF))
     f = add_item(testapp, dbsession, town_path(dbsession), "File",
-                 {"upload": webtest.Upload("exact.bin", b"\1" * LIMIT, "application/octet-stream")})
+                 {"upload": webtest.Upload("exact.pdf", data, "application/octet-stream")})
     assert f.file["size"] == LIMIT
 
 
@@ -317,12 +436,12 @@ def test_failed_add_leaves_no_orphan_blob(testapp, dbsession, users, blobs_dir, 
                                           type_name, values):
     login(testapp, "editor")
     browser = own_transaction_browser
-    data = jpeg_bytes((64, 48)) if type_name in ("Image", "News") else os.urandom(2048)
+    data = jpeg_bytes((64, 48)) if type_name in ("Image", "News") else PDF + os.urandom(2048)
     before = blob_files(blobs_dir)
     form = browser.get(f"{town_path(dbsession)}@@add?type={type_name}").forms["content-form"]
     for name, value in values.items():
         form[name] = value
-    form["upload"] = webtest.Upload("upload.jpg" if type_name != "File" else "upload.bin", data, "image/jpeg")
+    form["upload"] = webtest.Upload("upload.jpg" if type_name != "File" else "upload.pdf", data, "image/jpeg")
     nodes = node_count(dbsession)
     res = form.submit("save", status=200)
     assert 'id="content-form"' in res.text
@@ -338,7 +457,7 @@ def test_successful_add_in_its_own_transaction_keeps_the_blob(testapp, dbsession
     """The control for the test above: a committed request keeps its file."""
     login(testapp, "editor")
     form = own_transaction_browser.get(f"{town_path(dbsession)}@@add?type=File").forms["content-form"]
-    form["upload"] = webtest.Upload("kept.bin", os.urandom(1024), "application/octet-stream")
+    form["upload"] = webtest.Upload("kept.pdf", PDF + os.urandom(1024), "application/octet-stream")
     form.submit("save", status=302)
     try:
         assert len(puts) == 1

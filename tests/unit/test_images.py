@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 import random
 import resource
 import struct
+import subprocess
 import sys
 import threading
+import time
 import zlib
 from pathlib import Path
 
@@ -398,3 +401,93 @@ def test_scaled_accepts_transactional_store(store: BlobStore) -> None:
     tm.commit()
     with Image.open(scale_path(tblobs, digest, "thumb")) as out:
         assert out.size == (128, 64)
+
+
+# --- memory: pixels decoded at once are bounded, and the memory is given back -------------------
+
+MEMORY_PROBE = r"""
+import json, os, sys, threading, time
+from portal import images
+data = open(sys.argv[1], "rb").read()
+page = os.sysconf("SC_PAGE_SIZE")
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * page
+baseline = peak = rss()
+done = False
+def sample():
+    global peak
+    while not done:
+        peak = max(peak, rss())
+        time.sleep(0.002)
+sampler = threading.Thread(target=sample)
+sampler.start()
+for _round in range(2):
+    workers = [threading.Thread(target=images.normalize_image, args=(data,)) for _ in range(4)]
+    for w in workers: w.start()
+    for w in workers: w.join()
+done = True
+sampler.join()
+print(json.dumps({"baseline": baseline, "peak": peak, "after": rss(), "budget_peak": getattr(getattr(images, "DECODING", None), "peak", 0)}))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads the resident size from /proc")
+def test_parallel_big_pictures_are_bounded_and_the_memory_returned(tmp_path: Path) -> None:
+    """Four 36-megapixel photos at once took a server from 430 MB to 1,029 MB and kept it. In a
+    process of its own (its memory is the measure), two rounds of four parallel uploads must stay
+    under two decoded pictures and end where they started."""
+    width = height = 6000
+    photo = tmp_path / "36mp.jpg"
+    Image.new("RGB", (width, height), (40, 90, 160)).save(photo, "JPEG", quality=80)
+    decoded = width * height * 4  # Pillow keeps RGB in 4 bytes a pixel: 144 MB
+    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(photo)], capture_output=True, text=True,
+                         timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr
+    m = json.loads(out.stdout)
+    assert m["peak"] - m["baseline"] < 2 * decoded, m
+    assert m["after"] - m["baseline"] < decoded // 3, m
+    assert m["budget_peak"] <= images.DECODE_BUDGET
+
+
+def test_pixel_budget_makes_callers_wait() -> None:
+    budget = images.PixelBudget(100)
+    order: list[str] = []
+    big_in = threading.Event()
+
+    def big() -> None:
+        with budget.hold(80):
+            big_in.set()
+            time.sleep(0.05)
+            order.append("big out")
+
+    def small() -> None:
+        big_in.wait()
+        with budget.hold(30):  # 80 + 30 > 100: waits for the big one
+            order.append("small in")
+
+    threads = [threading.Thread(target=big), threading.Thread(target=small)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert order == ["big out", "small in"]
+    assert budget.peak == 80 and budget.in_use == 0
+    with budget.hold(10_000):  # bigger than the whole budget: takes all of it, never deadlocks
+        assert budget.in_use == 100
+
+
+def test_uploads_hold_the_budget_for_their_pixels(monkeypatch: pytest.MonkeyPatch) -> None:
+    budget = images.PixelBudget(images.DECODE_BUDGET)
+    monkeypatch.setattr(images, "DECODING", budget)
+    normalize_image(encode(noise((300, 200)), "PNG"))
+    assert budget.peak == 300 * 200 and budget.in_use == 0
+
+
+def test_jpeg_scales_are_decoded_at_reduced_size(store: BlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    budget = images.PixelBudget(images.DECODE_BUDGET)
+    monkeypatch.setattr(images, "DECODING", budget)
+    digest = put_image(store, noise((1600, 1200)))
+    with Image.open(scale_path(store, digest, "thumb")) as out:
+        assert out.size == (128, 96)
+    assert 0 < budget.peak <= (1600 // 4) * (1200 // 4)  # draft: decoded at a quarter of each side
