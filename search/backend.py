@@ -17,7 +17,7 @@ import abc
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +133,11 @@ class SearchBackend(abc.ABC):
         """True when the index lost its documents (an index format upgrade) and
         must be rebuilt from the database."""
         return False
+
+    def documents(self) -> Iterator[dict[str, Any]]:
+        """Every indexed document as :func:`prepare_document` made it, ``text`` and ``allowed``
+        included, in no particular order: what `portal check-index` compares with the database."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list its documents")
 
     def close(self) -> None:  # pragma: no cover - optional
         """Release open files."""

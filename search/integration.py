@@ -1,7 +1,8 @@
 """How search joins the portal: the backend in the registry, outbox rows from content events,
 and draining the outbox (after each commit in development and tests, by `portal indexer` in
 production, and once at start-up so nothing is lost by a crash; start-up also refills an index
-that a format upgrade emptied)."""
+that a format upgrade emptied). Every drain and rebuild goes through search.indexer's drain lock,
+which makes them serial across threads and processes (see there why that keeps the index right)."""
 from __future__ import annotations
 
 import logging
@@ -11,8 +12,8 @@ from pyramid.events import ApplicationCreated
 
 from portal import events
 
-from .indexer import drain, rebuild
-from .outbox import INDEX, UNINDEX, enqueue, subtree_ids
+from .indexer import OutboxBusy, drain, reindex
+from .outbox import INDEX, SUBTREE, UNINDEX, enqueue, subtree_ids
 from .settings import search_settings
 from .whoosh_backend import IndexBusy, WhooshBackend
 
@@ -25,8 +26,9 @@ def on_changed(event: events.ContentEvent) -> None:
 
 
 def on_subtree_changed(event: events.ContentEvent) -> None:
-    """State, sharing and moves change who may see (or where is) everything below."""
-    enqueue(event.request.dbsession, subtree_ids(event.request.dbsession, event.node), INDEX)
+    """State, sharing and moves change who may see (or where is) everything below: one row, read
+    as the tree is when it is applied (see search.outbox)."""
+    enqueue(event.request.dbsession, [event.node.id], SUBTREE)
     schedule_drain(event.request)
 
 
@@ -53,7 +55,7 @@ def drain_quietly(registry: Any) -> None:
     """Never fail a request for the index: what is not applied now stays in the outbox."""
     try:
         drain(registry, registry["dbsession_factory"], registry["search_backend"])
-    except IndexBusy:
+    except (OutboxBusy, IndexBusy):
         log.info("search index busy; the outbox will be applied by the next drain")
     except Exception:  # noqa: BLE001 - the content change is committed; the outbox keeps the work
         log.exception("applying the search outbox failed; it stays queued (run `portal indexer`)")
@@ -64,10 +66,9 @@ def rebuild_quietly(registry: Any) -> None:
     backend = registry["search_backend"]
     log.warning("the search index must be rebuilt (new index format): rebuilding it from the database")
     try:
-        with registry["dbsession_factory"]() as session, session.begin():
-            count = rebuild(registry, session, backend)
+        count = reindex(registry, registry["dbsession_factory"], backend)
         log.warning("search index rebuilt: %d documents", count)
-    except IndexBusy:
+    except (OutboxBusy, IndexBusy):
         log.info("another process is rebuilding the search index")
     except Exception:  # noqa: BLE001 - start anyway; search answers from what the index has
         log.exception("rebuilding the search index failed; run `portal -c INI reindex`")

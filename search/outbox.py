@@ -1,9 +1,13 @@
 """The search outbox: index changes written in the same transaction as the content change.
 
-A row says "node N must be (re)indexed" or "document N must go". A content change that rolls
-back takes its rows with it, so the index never sees it; a crash after commit leaves the rows
-for the next drain (see search.indexer). Rows name nodes, not document bodies: the writer
-builds each document from the database as it is when the row is applied.
+A row says "node N must be (re)indexed", "document N must go" or "node N and everything below it
+must be (re)indexed" (`subtree`: transitions, sharing and moves change who may see, or where is,
+everything below). A content change that rolls back takes its rows with it, so the index never
+sees it; a crash after commit leaves the rows for the next drain (see search.indexer). Rows name
+nodes, not document bodies: the writer builds each document from the database as it is when the
+row is applied, and a subtree row is read as the tree is then -- an item added below by a
+transaction that committed meanwhile is in it, though the transaction writing the row could not
+see that item.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from portal.models.node import utcnow
 
 INDEX = "index"
 UNINDEX = "unindex"
+SUBTREE = "subtree"
 
 
 class SearchOutbox(Base):
@@ -34,6 +39,7 @@ def enqueue(dbsession: Any, node_ids: Iterable[int], op: str = INDEX) -> None:
 
 
 def subtree_ids(dbsession: Any, node: Node) -> list[int]:
-    """The node and everything below it (after a move, by its new path)."""
+    """The node and everything below it, as this transaction sees them (for removals: afterwards
+    the nodes are gone, and their ids with them)."""
     dbsession.flush()
-    return list(dbsession.scalars(select(Node.id).where(Node.path.like(f"{node.path}%"))))
+    return list(dbsession.scalars(select(Node.id).where(Node.path.startswith(node.path, autoescape=True))))

@@ -31,8 +31,9 @@ import logging
 import os
 import threading
 import time
+from collections import defaultdict
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from whoosh import index
 
@@ -208,6 +209,23 @@ class WhooshBackend(SearchBackend):
             return gen, count
 
     # -- misc
+
+    def documents(self) -> Iterator[dict[str, Any]]:
+        """Every document of the live generation as it went in: the stored fields, the text, and
+        ``allowed`` read back from its postings (it is not stored: one pass over that field's
+        postings inverts it, a few principals per document)."""
+        ix = self._gens.open_live()
+        try:
+            with ix.reader() as reader:
+                allowed: dict[int, list[str]] = defaultdict(list)
+                for term in reader.lexicon("allowed"):
+                    principal = term.decode("utf-8") if isinstance(term, bytes) else term
+                    for docnum in reader.postings("allowed", term).all_ids():
+                        allowed[docnum].append(principal)
+                for docnum, stored in reader.iter_docs():
+                    yield {**stored["doc"], "text": stored.get("body", ""), "allowed": allowed.get(docnum, [])}
+        finally:
+            ix.close()
 
     def doc_count(self) -> int:
         return self._reader().searcher.doc_count()

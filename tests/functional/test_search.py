@@ -29,9 +29,9 @@ from portal.models import Node, Revision, WorkflowEvent, get_tm_session
 from portal.schemas import LOCAL_TZ
 from search import SearchQuery, WhooshBackend
 from search.backend import EVERYONE
-from search.indexer import apply_outbox
+from search.indexer import OutboxBusy, apply_outbox, drain, drain_lock
 from search.integration import drain_quietly
-from search.outbox import INDEX, UNINDEX, SearchOutbox
+from search.outbox import INDEX, SUBTREE, UNINDEX, SearchOutbox, enqueue
 from tests.conftest import PASSWORD, api_token, login, unit
 
 JSON = {"Accept": "application/json"}
@@ -161,8 +161,8 @@ def test_creating_editing_and_transitioning_write_outbox_rows(app, testapp, dbse
     assert outbox(dbsession) == [(node.id, INDEX)]
     testapp.patch_json(path_of(page["@id"]), {"title": "外包箱测试页（改）"}, headers={**JSON, **tokens["editor"]})
     assert outbox(dbsession) == [(node.id, INDEX)] * 2
-    run(testapp, tokens["editor"], page, "submit")
-    assert outbox(dbsession) == [(node.id, INDEX)] * 3
+    run(testapp, tokens["editor"], page, "submit")  # a transition: the node and everything below it
+    assert outbox(dbsession) == [(node.id, INDEX)] * 2 + [(node.id, SUBTREE)]
     assert index_now(app.registry, dbsession, backend) == 3
     assert outbox(dbsession) == []
     assert {p for p, _t in page_hits(testapp, "外包箱测试页", tokens["editor"])} == {path_of(page["@id"])}
@@ -236,6 +236,86 @@ def test_a_crash_between_commit_and_indexing_loses_nothing(app, backend):
                 assert fresh.scalar(select(func.count(WorkflowEvent.id)).where(WorkflowEvent.node_id == node_id)) == 0
 
 
+def test_a_subtree_row_covers_what_is_below_the_node_when_it_is_applied(app, testapp, dbsession, backend, tokens,
+                                                                         town):
+    """A sharing change writes one row for the folder, read when applied: an item that a concurrent
+    transaction added below (invisible to the sharing change's transaction) is written again too."""
+    folder = add(testapp, tokens["editor"], town.path, "Folder", title="并发共享栏目", column_kind="其他")
+    folder_node = dbsession.scalar(select(Node).where(Node.path == path_of(folder["@id"])))
+    dbsession.execute(delete(SearchOutbox))
+    enqueue(dbsession, [folder_node.id], SUBTREE)  # what the sharing change committed
+    item = add(testapp, tokens["editor"], path_of(folder["@id"]), "Page", title="后到之页", body="<p>子树展开</p>")
+    item_id = dbsession.scalar(select(Node.id).where(Node.path == path_of(item["@id"])))
+    dbsession.execute(delete(SearchOutbox).where(SearchOutbox.node_id == item_id))  # its own row applied before
+    assert outbox(dbsession) == [(folder_node.id, SUBTREE)]
+    assert index_now(app.registry, dbsession, backend) == 1
+    assert found_by(testapp, "子树展开", tokens["editor"]) == {path_of(item["@id"])}
+
+
+def test_the_database_decides_whatever_the_row_says(app, testapp, dbsession, backend, tokens, town):
+    """Rows name nodes: a node that exists and is searchable is indexed, any other is removed (on
+    SQLite a deleted node's id can be taken again by the next node, after its `unindex` row)."""
+    item = add(testapp, tokens["editor"], town.path, "Page", title="行只点名", body="<p>数据库决定</p>")
+    item_id = dbsession.scalar(select(Node.id).where(Node.path == path_of(item["@id"])))
+    dbsession.execute(delete(SearchOutbox))
+    enqueue(dbsession, [item_id], UNINDEX)
+    index_now(app.registry, dbsession, backend)
+    assert found_by(testapp, "数据库决定", tokens["editor"]) == {path_of(item["@id"])}
+    testapp.delete(path_of(item["@id"]), headers={**JSON, **tokens["editor"]}, status=204)
+    dbsession.execute(delete(SearchOutbox))
+    enqueue(dbsession, [item_id], INDEX)
+    index_now(app.registry, dbsession, backend)
+    assert found_by(testapp, "数据库决定", tokens["editor"]) == set()
+
+
+def test_a_drain_waits_for_the_drain_lock_and_leaves_its_rows_when_it_cannot_get_it(app, backend, monkeypatch):
+    """Another process (here: another open file) holds the lock: the drain gives up, the rows stay."""
+    import fcntl
+    import os
+
+    from search import indexer
+
+    monkeypatch.setattr(indexer, "DRAIN_TIMEOUT", 0.2)  # what drain_quietly waits
+
+    registry = app.registry
+    factory = registry["dbsession_factory"]
+    lock_path = drain_lock(registry, backend).path
+    settings = registry["search.settings"]
+    registry["search.settings"] = dataclasses.replace(settings, drain_after_commit=False)
+    tm = transaction.TransactionManager(explicit=True)
+    try:
+        with tm:
+            session = get_tm_session(factory, tm)
+            request = make_request(registry, {"tm.manager": tm, "app.dbsession": session})
+            node = content.create(request, unit(session, "黄梅镇"), "Page", {"title": "等锁之页", "body": "<p>排队写入</p>"},
+                                  unrestricted=True)
+            node_id = node.id
+    finally:
+        registry["search.settings"] = settings
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            with pytest.raises(OutboxBusy):
+                drain(app.registry, factory, backend, timeout=0.2)
+            drain_quietly(app.registry)  # logs, does not raise
+            with factory() as fresh:
+                assert fresh.scalar(select(func.count(SearchOutbox.id)).where(SearchOutbox.node_id == node_id)) >= 1
+        finally:
+            os.close(fd)
+        assert backend.doc_count() == 0
+        assert drain(app.registry, factory, backend) >= 1
+        assert backend.doc_count() == 1
+    finally:
+        tm = transaction.TransactionManager(explicit=True)
+        with tm:
+            session = get_tm_session(factory, tm)
+            request = make_request(app.registry, {"tm.manager": tm, "app.dbsession": session})
+            content.delete(request, session.get(Node, node_id), unrestricted=True)
+        drain(app.registry, factory, backend)
+        assert backend.doc_count() == 0
+
+
 # --- permissions --------------------------------------------------------------------------------
 
 MAY_VIEW = {  # state → who may find it
@@ -262,8 +342,8 @@ def test_each_user_finds_exactly_what_they_may_view(app, testapp, dbsession, bac
     assert found_by(testapp, "权限矩阵", tokens[who]) == expected
     for path in expected:  # what search finds, the user may open
         testapp.get(path, headers=tokens[who], status=200)
-    for path in set(three_states.values()) - expected:
-        assert testapp.get(path, headers=tokens[who], status="*").status_int in (302, 401, 403)
+    for path in set(three_states.values()) - expected:  # 404: a private item answers as a missing one
+        assert testapp.get(path, headers=tokens[who], status="*").status_int in (302, 401, 403, 404)
     body = api_search(testapp, tokens[who], SearchableText="权限矩阵")
     assert body["items_total"] == len(expected)
     assert sum(c["count"] for c in body["facets"]["unit"]) == len(expected)
@@ -277,7 +357,7 @@ def test_out_of_date_items_are_hidden_from_the_public(app, testapp, dbsession, b
     publish(testapp, tokens, item)
     index_now(app.registry, dbsession, backend)
     assert found_by(testapp, "时效窗口", tokens["anonymous"]) == set()
-    assert testapp.get(path_of(item["@id"]), status="*").status_int in (302, 401, 403)
+    assert testapp.get(path_of(item["@id"]), status="*").status_int in (302, 401, 403, 404)
 
 
 @pytest.mark.parametrize("when", ["future-effective", "past-expiry"])
@@ -354,10 +434,11 @@ def test_renaming_a_folder_moves_the_documents_below(app, testapp, dbsession, ba
     folder = add(testapp, tokens["editor"], town.path, "Folder", title="旧栏目", column_kind="其他", id="old-column")
     item = add(testapp, tokens["editor"], path_of(folder["@id"]), "Page", title="搬家之页", body="<p>改名跟随</p>",
                id="moving")
+    publish(testapp, tokens, folder)  # an item is public only while every container above it is
     publish(testapp, tokens, item)
     index_now(app.registry, dbsession, backend)
     assert found_by(testapp, "改名跟随", {}) == {f"{town.path}old-column/moving/"}
-    token = login(testapp, "editor")
+    token = login(testapp, "manager")  # renaming a published item changes public URLs: not an editor's call
     testapp.post(f"{town.path}old-column/@@rename", {"csrf_token": token, "name": "new-column"}, status=302)
     testapp.reset()
     index_now(app.registry, dbsession, backend)

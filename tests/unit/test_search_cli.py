@@ -1,4 +1,5 @@
-"""`portal -c INI reindex` and `portal -c INI indexer [--once]` on a throwaway SQLite database.
+"""`portal -c INI reindex`, `portal -c INI indexer [--once]` and `portal -c INI check-index [--repair]` on a
+throwaway SQLite database.
 
 The .ini turns off the after-commit drain and the drain at start-up, so that what reaches the index
 is exactly what these commands put there.
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, update
 from sqlalchemy.orm import Session
 
 from portal import content
@@ -166,3 +167,84 @@ def test_start_up_refills_an_index_emptied_by_a_format_upgrade(env: dict[str, An
     on_start(SimpleNamespace(app=SimpleNamespace(registry=registry)))
     assert not backend.needs_rebuild
     assert hits(backend, "升级以后") == [str(node_id)]
+
+
+def node_path(db: Session, node_id: int) -> str:
+    return db.scalar(select(Node.path).where(Node.id == node_id))
+
+
+def test_check_index_reports_every_difference_exactly_and_repairs_them(env, db, index):
+    """A missing, an extra and two stale documents (one whose node changed without its outbox row,
+    as a lost update leaves it, one indexed with another state); the check names each, exits 2, and
+    `--repair` fixes them."""
+    assert run_cli(env["ini"], "reindex")[0] == 0
+    missing, retitled, restated = (publish_disclosure(env["ini"], f"索引核对{n}", f"<p>核对正文{n}</p>")
+                                   for n in range(3))
+    assert run_cli(env["ini"], "indexer", "--once")[0] == 0
+    code, out, err = run_cli(env["ini"], "check-index", "--quiet")
+    assert code == 0 and out.splitlines()[-1].endswith(": 0 missing, 0 extra, 0 stale"), (out, err)
+
+    index.unindex([str(missing)])
+    index.index([{"id": "999999", "path": "/no-such-unit/ghost/", "title": "幽灵文档", "type": "Page",
+                  "state": "published", "allowed": [EVERYONE]}])
+    db.execute(update(Node).where(Node.id == retitled).values(title="改过的标题"))  # no outbox row
+    db.execute(update(Node).where(Node.id == restated).values(state="private"))
+    db.commit()
+
+    code, out, err = run_cli(env["ini"], "check-index", "--quiet")
+    assert code == 2
+    lines = out.splitlines()
+    assert lines[:3] == [f"missing\t{missing}\t{node_path(db, missing)}\tstate published",
+                         "extra\t999999\t/no-such-unit/ghost/\tnot in the database, or not searchable",
+                         f"stale\t{retitled}\t{node_path(db, retitled)}\ttitle"]
+    assert re.fullmatch(rf"stale\t{restated}\t{re.escape(node_path(db, restated))}\t"
+                        r"state published -> private; allowed -system\.Everyone( [-+]\S+)*", lines[3]), lines[3]
+    assert re.fullmatch(r"checked (\d+) documents in the database and (\d+) in the index: "
+                        r"1 missing, 1 extra, 2 stale", lines[4]), lines[4]
+    assert len(lines) == 5
+    assert "4 differences between the search index and the database" in err and "--repair" in err
+
+    code, out, err = run_cli(env["ini"], "check-index", "--quiet", "--repair")
+    assert code == 0, err
+    assert "repaired: indexed 1 missing, removed 1 extra, reindexed 2 stale (4 documents written or removed)" in out
+    assert out.splitlines()[-1].startswith("after the repair: ") and out.endswith(": 0 missing, 0 extra, 0 stale\n")
+    assert hits(index, "核对正文0") == [str(missing)]
+    assert hits(index, "幽灵文档") == []
+    assert hits(index, "改过的标题") == [str(retitled)]
+    assert hits(index, "核对正文2") == []  # private now: not for the public
+    assert run_cli(env["ini"], "check-index", "--quiet")[0] == 0
+
+
+def test_check_index_leaves_what_waits_in_the_outbox_to_the_indexer(env, db, index):
+    """A change whose rows are still in the outbox is not a difference: `portal indexer` applies it
+    (and so does `--repair`, before it compares)."""
+    assert run_cli(env["ini"], "reindex")[0] == 0
+    node_id = publish_disclosure(env["ini"], "尚未应用", "<p>外包箱中等待</p>")
+    assert waiting(db) > 0 and hits(index, "外包箱中等待") == []
+    code, out, err = run_cli(env["ini"], "check-index")
+    assert code == 0, (out, err)
+    assert re.search(r": 0 missing, 0 extra, 0 stale; \d+ outbox rows \(1 documents\) not applied yet, the oldest "
+                     r"\d+ s old", out), out
+    assert "database" in err and "index" in err  # the progress bars
+    assert waiting(db) > 0 and hits(index, "外包箱中等待") == []  # a check writes nothing
+    code, out, err = run_cli(env["ini"], "check-index", "--repair", "--quiet")  # a repair applies them first
+    assert code == 0 and re.match(r"applied \d+ outbox rows that were waiting\n", out), (out, err)
+    assert waiting(db) == 0 and hits(index, "外包箱中等待") == [str(node_id)]
+
+
+def test_reindex_and_check_index_wait_for_a_drain_and_give_up_when_the_lock_stays_taken(env, monkeypatch):
+    """The drain lock also keeps a rebuild and a check from racing a drain; they say so and exit 2."""
+    import fcntl
+    import os
+
+    from search import indexer
+
+    monkeypatch.setattr(indexer, "DRAIN_TIMEOUT", 0.2)
+    fd = os.open(env["index"] / indexer.LOCK_NAME, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        for command in ("reindex", "check-index"):
+            code, out, err = run_cli(env["ini"], command)
+            assert code == 2 and "busy" in err and "try again" in err, (command, out, err)
+    finally:
+        os.close(fd)
