@@ -1,18 +1,24 @@
-"""Accounts: the groups, adding users, making someone the editor of a unit, finding a unit.
+"""Accounts: the groups, adding, disabling and removing users, passwords, resetting a second
+factor, ending sessions, making someone the editor of a unit, finding a unit.
 
 The `portal` command, the demo and the tests all make accounts through here, so a rule about
 accounts (the groups and their roles, what an editor of a unit may do, how long a password is) is
 written once. Failures are `AccountError`s with a message for the operator; the CLI prints them.
+
+Everything here that changes who may log in is in the audit log (portal.audit), and ends what it
+must: a new password, a disabled account and a reset second factor end every session and API
+token of the user (a stolen cookie or token dies with them), a removed account takes its local
+roles away first (a later account of the same login must not inherit them).
 """
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from . import sharing
-from .models import Group, LocalRole, Node, Unit, User
-from .security import hash_password, password_hasher
+from . import audit, second_factor, sharing
+from .models import AuthToken, Group, LocalRole, Node, Unit, User, UserSession
+from .security import end_sessions, hash_password, password_hasher
 
 # name: (title, global role) -- Reviewer and Manager on the whole portal.
 GROUPS = {
@@ -95,5 +101,81 @@ def add_user(dbsession: Any, login: str, password: str, groups: list[str], edito
         else:
             dbsession.add_all(LocalRole(node_id=unit.id, principal=user.principal, role=role)
                               for role in EDITOR_ROLES)
+    audit.record(request, "user.created", user.principal,
+                 {"groups": sorted(groups), "editor_of": [u.path for u in units]}, dbsession=dbsession)
     dbsession.flush()
     return user
+
+
+def get_user(dbsession: Any, login: str) -> User:
+    user = dbsession.scalar(select(User).where(User.login == login))
+    if user is None:
+        raise AccountError(f"no user {login!r}")
+    return user
+
+
+def change_password(request: Any, user: User, password: str, keep: UserSession | None = None) -> int:
+    """Set a new password; every session (but `keep`, the one that changed it) and every API token
+    of the user ends. Returns how many ended."""
+    check_new_password(password)
+    user.password_hash = hash_password(password, password_hasher(request.registry))
+    ended = end_sessions(request.dbsession, user, keep=keep)
+    audit.record(request, "password.changed", user.principal, {"ended": ended})
+    return ended
+
+
+def disable_user(request: Any, user: User) -> int:
+    """The account can no longer log in; its sessions, tokens and remembered devices end."""
+    user.disabled = True
+    ended = end_sessions(request.dbsession, user)
+    second_factor.forget_devices(request.dbsession, user)
+    audit.record(request, "user.disabled", user.principal, {"ended": ended})
+    return ended
+
+
+def enable_user(request: Any, user: User) -> None:
+    user.disabled = False
+    audit.record(request, "user.enabled", user.principal)
+
+
+def remove_user(request: Any, user: User) -> None:
+    """Delete the account, after taking its local roles away through the sharing action (so the
+    search index forgets what it could see, and a new account of that login inherits nothing)."""
+    node_ids = select(LocalRole.node_id).where(LocalRole.principal == user.principal)
+    nodes = request.dbsession.scalars(select(Node).where(Node.id.in_(node_ids)).order_by(Node.path)).all()
+    for node in nodes:
+        sharing.set_roles(request, node, {user.principal: {role: False for role in sharing.ROLE_IDS}})
+    # roles sharing does not offer (none today) go too
+    request.dbsession.execute(delete(LocalRole).where(LocalRole.principal == user.principal))
+    audit.record(request, "user.removed", user.principal,
+                 {"fullname": user.fullname, "groups": [g.name for g in user.groups]})
+    request.dbsession.delete(user)
+    request.dbsession.flush()
+
+
+def reset_second_factor(request: Any, user: User) -> int:
+    """A manager's action for a lost phone: the factor, its recovery codes and remembered devices
+    go, and every session and token of the user ends (whoever holds the phone is out too). The
+    user sets up a new factor at the next login when one is required."""
+    second_factor.remove(request.dbsession, user)
+    ended = end_sessions(request.dbsession, user)
+    audit.record(request, "second_factor.reset", user.principal, {"ended": ended})
+    return ended
+
+
+def end_user_sessions(request: Any, user: User, session_id: int | None = None, token_id: int | None = None,
+                      keep: UserSession | None = None) -> int:
+    """End one browser session or API token of the user (by id), or else all of them (but `keep`)."""
+    if session_id is None and token_id is None:
+        ended = end_sessions(request.dbsession, user, keep=keep)
+        audit.record(request, "sessions.ended", user.principal, {"ended": ended})
+        return ended
+    model, row_id = (UserSession, session_id) if session_id is not None else (AuthToken, token_id)
+    row = request.dbsession.get(model, row_id)
+    if row is None or row.user_id != user.id:
+        return 0
+    request.dbsession.delete(row)
+    request.dbsession.flush()
+    audit.record(request, "session.ended", user.principal,
+                 {"session" if model is UserSession else "token": row_id, "address": row.address})
+    return 1

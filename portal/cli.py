@@ -19,6 +19,7 @@ from pyramid.threadlocal import manager
 from sqlalchemy import select
 
 from . import main as make_app
+from . import accounts
 from .accounts import AccountError, add_user, ensure_groups
 from .models import LocalRole, Node, Unit, User, get_engine
 from .security import act_as
@@ -110,6 +111,39 @@ def cmd_user_list(args: argparse.Namespace) -> None:
                   f"local={' '.join(roles.get(user.principal, [])) or '-'}")
 
 
+def cmd_user_passwd(args: argparse.Namespace) -> None:
+    password = read_password(args)
+    with script_request(args.config, drain_search=False) as request:
+        user = accounts.get_user(request.dbsession, args.login)
+        ended = accounts.change_password(request, user, password)
+    print(f"password of {args.login} changed; {ended} sessions and API tokens ended")
+
+
+def cmd_user_disable(args: argparse.Namespace) -> None:
+    with script_request(args.config, drain_search=False) as request:
+        ended = accounts.disable_user(request, accounts.get_user(request.dbsession, args.login))
+    print(f"user {args.login} disabled; {ended} sessions and API tokens ended")
+
+
+def cmd_user_enable(args: argparse.Namespace) -> None:
+    with script_request(args.config, drain_search=False) as request:
+        accounts.enable_user(request, accounts.get_user(request.dbsession, args.login))
+    print(f"user {args.login} enabled")
+
+
+def cmd_user_remove(args: argparse.Namespace) -> None:
+    with script_request(args.config) as request:  # its local roles go: the search index hears of it
+        accounts.remove_user(request, accounts.get_user(request.dbsession, args.login))
+    print(f"user {args.login} removed")
+
+
+def cmd_user_reset_otp(args: argparse.Namespace) -> None:
+    with script_request(args.config, drain_search=False) as request:
+        ended = accounts.reset_second_factor(request, accounts.get_user(request.dbsession, args.login))
+    print(f"second factor of {args.login} reset; {ended} sessions and API tokens ended; "
+          "a new one is set up at the next login")
+
+
 def cmd_unit_list(args: argparse.Namespace) -> None:
     with script_request(args.config, drain_search=False) as request:
         for unit in request.dbsession.scalars(select(Unit).order_by(Node.path)):
@@ -133,6 +167,18 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--fullname", help="the person's name")
     add.set_defaults(func=cmd_user_add)
     user.add_parser("list", help="list accounts, groups and local roles").set_defaults(func=cmd_user_list)
+    passwd = user.add_parser("passwd", help="set a new password (ends the user's sessions and API tokens)")
+    passwd.add_argument("login")
+    passwd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    passwd.set_defaults(func=cmd_user_passwd)
+    for name, func, text in (
+            ("disable", cmd_user_disable, "stop an account from logging in (ends its sessions and API tokens)"),
+            ("enable", cmd_user_enable, "let a disabled account log in again"),
+            ("remove", cmd_user_remove, "delete an account and its local roles (the audit log keeps its entries)"),
+            ("reset-otp", cmd_user_reset_otp, "reset a lost second factor (ends the user's sessions and API tokens)")):
+        command = user.add_parser(name, help=text)
+        command.add_argument("login")
+        command.set_defaults(func=func)
     unit = sub.add_parser("unit", help="units").add_subparsers(dest="unit_command", required=True)
     unit.add_parser("list", help="list units with their paths").set_defaults(func=cmd_unit_list)
     # Packages above the core add their own commands (search: reindex, indexer; content_types: demo).

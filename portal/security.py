@@ -9,10 +9,29 @@ Per request the policy caches the identity and the local roles; `act_as` is the 
 change who the request is (scripts, the demo loader, tests), because it resets both. The argon2
 parameters are settings (`portal.argon2_*`): the hasher is built from them at start-up and kept on
 the registry (`password_hasher(registry)`).
+
+Sessions are kept on the server (`user_sessions`): the signed cookie carries a random token and
+the table its SHA-256, looked up on every request (once, with the identity). A per-user
+generation counter in the cookie would also end every session at once, but could not list a
+user's sessions or end one of them, which managers need; and a row per session is where the
+steps of a login in progress (a second factor to pass or to set up) are kept, which give no
+identity. Logging out deletes the row, so a replayed cookie is anonymous; a password change, a
+disabled or removed account end every session and API token of the user (`end_sessions`).
+Sessions last 12 hours at most, and end after 8 idle hours (the cookie's own timeout).
+
+Failed logins are throttled so that nobody can lock someone else out: 5 failures of an account
+from one address stop that address and account pair, 20 from one address stop the address; after
+5 failures of an account from anywhere, its password alone no longer logs in -- its second factor
+is asked too, even on a remembered device -- and an account without one is stopped after 50
+(guessing from 10 or more addresses). Counting is atomic: the attempt is written before it is
+counted and checked, under PostgreSQL's advisory lock of the login (SQLite has one writer at a
+time), so parallel guesses get no more tries. Unknown and disabled accounts cost the same
+argon2 verification as known ones (against a dummy hash), so timing does not tell which exist.
 """
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from typing import Any, Iterable
@@ -21,14 +40,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pyramid.authorization import ACLHelper, Authenticated, Everyone
 from pyramid.csrf import SessionCSRFStoragePolicy
-from pyramid.events import NewResponse
 from pyramid.interfaces import ISecurityPolicy
 from pyramid.request import RequestLocalCache
 from pyramid.session import SignedCookieSessionFactory
 from pyramid.threadlocal import get_current_registry
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, text
 
-from .models import AuthToken, LoginFailure, Node, User
+from . import second_factor
+from .models import AuthToken, LoginFailure, Node, User, UserSession
 from .models.node import utcnow as utcnow_naive
 from .settings import portal_settings
 from .visibility import local_grants, role_chain
@@ -38,9 +57,20 @@ LOCAL_ROLES_KEY = "_portal_local_roles"  # in request.__dict__; use forget_local
 _DEFAULT_HASHER = PasswordHasher()  # argon2-cffi's defaults, = the portal.argon2_* defaults
 
 LOGIN_WINDOW = dt.timedelta(minutes=15)
-MAX_FAILURES_PER_LOGIN = 5
+FAILURES_KEPT = dt.timedelta(days=1)
+MAX_FAILURES_PER_PAIR = 5  # of one account from one address
 MAX_FAILURES_PER_ADDRESS = 20
+MAX_FAILURES_PER_LOGIN = 5  # from anywhere: then the second factor is asked even on a remembered device
+MAX_FAILURES_PER_LOGIN_WITHOUT_FACTOR = 50  # from anywhere, for accounts without a second factor
+MAX_CODE_FAILURES_PER_LOGIN = 10  # wrong second-factor codes of an account (its password is known)
 TOKEN_LIFETIME = dt.timedelta(hours=12)
+SESSION_LIFETIME = dt.timedelta(hours=12)  # at most; the cookie's timeout ends idle sessions sooner
+PENDING_LIFETIME = dt.timedelta(minutes=10)  # a login waiting for its second factor
+SESSION_KEY = "sid"  # the session token in the signed cookie
+DUMMY_HASH_KEY = "portal.dummy_password_hash"
+SESSION_CACHE_KEY = "_portal_user_session"  # in request.__dict__
+TOUCH_EVERY = dt.timedelta(minutes=1)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def password_hasher(registry: Any) -> PasswordHasher:
@@ -57,47 +87,193 @@ def hash_password(password: str, hasher: PasswordHasher | None = None) -> str:
     return hasher.hash(password)
 
 
-def check_password(user: User, password: str) -> bool:
+def _verify(password_hash: str, password: str) -> bool:
     """Any hasher verifies: the parameters are read from the stored hash itself."""
-    if not user.password_hash:
-        return False
     try:
-        return _DEFAULT_HASHER.verify(user.password_hash, password)
+        return _DEFAULT_HASHER.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
-def login_throttled(dbsession: Any, login: str, address: str) -> bool:
+def check_password(user: User | None, password: str, registry: Any = None) -> bool:
+    """Whether `password` is the user's. Without a user (or a hash, or for a disabled account) a
+    dummy hash of the current settings is verified instead and False returned: the answer takes
+    as long as for an account that exists."""
+    if user is not None and user.password_hash and not user.disabled:
+        return _verify(user.password_hash, password)
+    registry = registry if registry is not None else get_current_registry()
+    dummy = registry.get(DUMMY_HASH_KEY) if registry is not None else None
+    _verify(dummy or _default_dummy_hash(), password)
+    return False
+
+
+@functools.cache
+def _default_dummy_hash() -> str:
+    """For an app without its own (never, once `includeme` ran): argon2-cffi's default cost."""
+    return _DEFAULT_HASHER.hash(secrets.token_urlsafe(16))
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _address(request: Any) -> str:
+    return (request.client_addr or "")[:64]
+
+
+def _lock_login(dbsession: Any, login: str) -> None:
+    """Serialise the attempts on one login until this transaction ends: PostgreSQL's advisory lock
+    of the login's hash. SQLite needs none: a writing transaction holds the only write lock."""
+    if dbsession.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(b"login:" + login.encode()).digest()[:8], "big", signed=True)
+        dbsession.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def failure_counts(dbsession: Any, login: str, address: str, kind: str | None = None,
+                   exclude: int | None = None) -> tuple[int, int, int]:
+    """Recent failures of (the account from this address, the account, the address); `kind` limits
+    the account's count to that kind of failure."""
     since = utcnow_naive() - LOGIN_WINDOW
-    per_login = dbsession.scalar(select(func.count(LoginFailure.id)).where(
-        LoginFailure.login == login, LoginFailure.at > since))
-    per_address = dbsession.scalar(select(func.count(LoginFailure.id)).where(
-        LoginFailure.address == address, LoginFailure.at > since))
-    return per_login >= MAX_FAILURES_PER_LOGIN or per_address >= MAX_FAILURES_PER_ADDRESS
+    recent = [LoginFailure.at > since] + ([LoginFailure.id != exclude] if exclude is not None else [])
+
+    def count(*where: Any) -> int:
+        return dbsession.scalar(select(func.count(LoginFailure.id)).where(*recent, *where)) or 0
+
+    per_login = count(LoginFailure.login == login, *([LoginFailure.kind == kind] if kind else []))
+    return (count(LoginFailure.login == login, LoginFailure.address == address), per_login,
+            count(LoginFailure.address == address))
 
 
-def authenticate(request: Any, login: str, password: str) -> tuple[User | None, str | None]:
-    """The user, or None and why ('throttled' or 'invalid'); failures are recorded."""
-    address = request.client_addr or ""
+def under_attack(dbsession: Any, login: str) -> bool:
+    """Passwords of this account failed often lately: a correct one is not enough to log in."""
+    return failure_counts(dbsession, login, "")[1] >= MAX_FAILURES_PER_LOGIN
+
+
+def _attempt(request: Any, login: str, kind: str) -> LoginFailure:
+    """Write the attempt as a failure first, under the login's lock, then count: parallel attempts
+    see each other. It is deleted again if it succeeds or is refused unchecked."""
     dbsession = request.dbsession
-    if login_throttled(dbsession, login, address):
-        return None, "throttled"
+    _lock_login(dbsession, login)
+    # only the window counts; the audit log keeps the history
+    dbsession.execute(delete(LoginFailure).where(LoginFailure.at < utcnow_naive() - FAILURES_KEPT))
+    attempt = LoginFailure(login=login, address=_address(request), kind=kind)
+    dbsession.add(attempt)
+    dbsession.flush()
+    return attempt
+
+
+def authenticate(request: Any, login: str, password: str, record_login: bool = True) -> tuple[User | None, str | None]:
+    """The user whose password this is, or None and why ('throttled' or 'invalid'); failures are
+    recorded. A second factor, when the account has one, is checked next (`check_second_factor`).
+    `record_login=False` only checks (e.g. the current password before a new one is set)."""
+    login = login[:100]
+    dbsession = request.dbsession
+    attempt = _attempt(request, login, "password")
+    pair, per_login, per_address = failure_counts(dbsession, login, attempt.address, exclude=attempt.id)
     user = dbsession.scalar(select(User).where(User.login == login))
-    if user is None or not check_password(user, password):
-        dbsession.add(LoginFailure(login=login[:100], address=address[:64]))
+    without_factor = user is None or not user.has_second_factor
+    if (pair >= MAX_FAILURES_PER_PAIR or per_address >= MAX_FAILURES_PER_ADDRESS
+            or (without_factor and per_login >= MAX_FAILURES_PER_LOGIN_WITHOUT_FACTOR)):
+        dbsession.delete(attempt)
+        return None, "throttled"
+    if not check_password(user, password, request.registry) or user is None:  # a dummy hash for no user
         return None, "invalid"
+    dbsession.delete(attempt)
     hasher = password_hasher(request.registry)
     if hasher.check_needs_rehash(user.password_hash):  # the argon2 settings changed since it was hashed
         user.password_hash = hash_password(password, hasher)
-    user.last_login = utcnow_naive()
+    if record_login:
+        user.last_login = utcnow_naive()
+    dbsession.flush()
     return user, None
+
+
+def check_second_factor(request: Any, user: User, code: str) -> tuple[str | None, str | None]:
+    """How the code passed ("totp" or "recovery"), or None and why ('throttled' or 'invalid');
+    failures are recorded and throttled like passwords, plus 10 wrong codes per account."""
+    dbsession = request.dbsession
+    attempt = _attempt(request, user.login, "code")
+    pair, codes, per_address = failure_counts(dbsession, user.login, attempt.address, kind="code",
+                                              exclude=attempt.id)
+    if pair >= MAX_FAILURES_PER_PAIR or per_address >= MAX_FAILURES_PER_ADDRESS \
+            or codes >= MAX_CODE_FAILURES_PER_LOGIN:
+        dbsession.delete(attempt)
+        return None, "throttled"
+    how = second_factor.verify(dbsession, user, code)
+    if how is None:
+        return None, "invalid"
+    dbsession.delete(attempt)
+    dbsession.flush()
+    return how, None
 
 
 def issue_token(request: Any, user: User) -> str:
     token = secrets.token_urlsafe(32)
-    request.dbsession.add(AuthToken(digest=hashlib.sha256(token.encode()).hexdigest(), user_id=user.id,
-                                    expires=utcnow_naive() + TOKEN_LIFETIME))
+    request.dbsession.execute(delete(AuthToken).where(AuthToken.user_id == user.id,
+                                                      AuthToken.expires < utcnow_naive()))  # tidy up
+    request.dbsession.add(AuthToken(digest=digest(token), user_id=user.id,
+                                    expires=utcnow_naive() + TOKEN_LIFETIME, address=_address(request),
+                                    user_agent=(request.user_agent or "")[:300]))
     return token
+
+
+# -- sessions --------------------------------------------------------------------------------
+
+def current_session(request: Any) -> UserSession | None:
+    """The request's session row (any stage, not expired), looked up once per request."""
+    if SESSION_CACHE_KEY in request.__dict__:
+        return request.__dict__[SESSION_CACHE_KEY]
+    row = None
+    token = request.session.get(SESSION_KEY)
+    if isinstance(token, str) and token:
+        row = request.dbsession.scalar(select(UserSession).where(UserSession.digest == digest(token)))
+        if row is not None and (row.expires < utcnow_naive() or row.user.disabled):
+            row = None
+    request.__dict__[SESSION_CACHE_KEY] = row
+    return row
+
+
+def start_session(request: Any, user: User, stage: str = "full", how: str = "") -> UserSession:
+    """A new session for `user` in a new cookie (no fixation): the request's old one ends."""
+    old = current_session(request)
+    if old is not None:
+        request.dbsession.delete(old)
+    request.session.invalidate()
+    now = utcnow_naive()
+    request.dbsession.execute(delete(UserSession).where(UserSession.user_id == user.id,
+                                                        UserSession.expires < now))  # tidy up
+    token = secrets.token_urlsafe(32)
+    row = UserSession(digest=digest(token), user=user, stage=stage, created=now, last_seen=now,
+                      expires=now + (SESSION_LIFETIME if stage == "full" else PENDING_LIFETIME),
+                      address=_address(request), user_agent=(request.user_agent or "")[:300],
+                      second_factor=how)
+    request.dbsession.add(row)
+    request.dbsession.flush()
+    request.session[SESSION_KEY] = token
+    request.__dict__[SESSION_CACHE_KEY] = row
+    return row
+
+
+def end_session(request: Any) -> None:
+    """End the request's session (logout): its row goes, and the cookie is emptied."""
+    row = current_session(request)
+    if row is not None:
+        request.dbsession.delete(row)
+        request.dbsession.flush()
+    request.session.invalidate()
+    request.__dict__[SESSION_CACHE_KEY] = None
+
+
+def end_sessions(dbsession: Any, user: User, keep: UserSession | None = None, tokens: bool = True) -> int:
+    """End every session of `user` but `keep`, and (with `tokens`) every API token; how many."""
+    query = delete(UserSession).where(UserSession.user_id == user.id)
+    if keep is not None:
+        query = query.where(UserSession.id != keep.id)
+    ended = dbsession.execute(query).rowcount or 0
+    if tokens:
+        ended += dbsession.execute(delete(AuthToken).where(AuthToken.user_id == user.id)).rowcount or 0
+    dbsession.flush()
+    return ended
 
 
 def bearer_token(request: Any) -> str | None:
@@ -138,17 +314,20 @@ class SecurityPolicy:
         self.helper = ACLHelper()
 
     def _load_identity(self, request: Any) -> User | None:
+        """The Bearer token's user, or the user of a fully logged-in session; never a disabled one."""
         token = bearer_token(request)
         if token is not None:
-            digest = hashlib.sha256(token.encode()).hexdigest()
-            row = request.dbsession.scalar(select(AuthToken).where(AuthToken.digest == digest))
-            if row is None or row.expires < utcnow_naive():
+            row = request.dbsession.scalar(select(AuthToken).where(AuthToken.digest == digest(token)))
+            if row is None or row.expires < utcnow_naive() or row.user.disabled:
                 return None
             return row.user
-        user_id = request.session.get("user_id")
-        if user_id is None:
+        session = current_session(request)
+        if session is None or session.stage != "full":
             return None
-        return request.dbsession.get(User, user_id)
+        now = utcnow_naive()
+        if request.method not in SAFE_METHODS and now - session.last_seen > TOUCH_EVERY:
+            session.last_seen = now  # only when writing anyway: reading requests stay read-only
+        return session.user
 
     def identity(self, request: Any) -> User | None:
         return self.identity_cache.get_or_create(request)
@@ -186,28 +365,35 @@ class SecurityPolicy:
         self.forget_local_roles(request)
 
     def principals_for(self, request: Any, context: Any) -> list[str]:
+        """The base principals and the roles held on `context`: local ones, and Owner while
+        ownership counts (`portal.workflow.ownership_counts`: with a writing role there, local or
+        global), so revoking a user's roles also ends what they could do to their own items."""
+        from .workflow import ownership_counts  # the ownership rule is the workflow's
+
         principals = self.base_principals(request)
         user = self.identity(request)
         if user is not None and isinstance(context, Node):
             roles = self.local_roles(request).roles_on(context)
             if context.owner == user.login:
-                roles.add("Owner")
+                global_roles = {p[5:] for p in principals if p.startswith("role:")}
+                if ownership_counts(roles | global_roles):
+                    roles.add("Owner")
             principals += [f"role:{r}" for r in roles]
         return principals
 
     def permits(self, request: Any, context: Any, permission: str) -> Any:
         return self.helper.permits(context, self.principals_for(request, context), permission)
 
-    def remember(self, request: Any, userid: str, **kw: Any) -> list[Any]:
+    def remember(self, request: Any, userid: str, stage: str = "full", how: str = "", **kw: Any) -> list[Any]:
+        """A new session for the user `userid` (a login) at `stage`; `how` the second factor passed."""
         user = request.dbsession.scalar(select(User).where(User.login == userid))
-        request.session.invalidate()
-        request.session["user_id"] = user.id
+        start_session(request, user, stage, how)
         self.identity_cache.clear(request)
         self.forget_local_roles(request)
         return []
 
     def forget(self, request: Any, **kw: Any) -> list[Any]:
-        request.session.invalidate()
+        end_session(request)
         self.identity_cache.clear(request)
         self.forget_local_roles(request)
         return []
@@ -250,6 +436,8 @@ def csrf_applies(request: Any) -> bool:
 def includeme(config: Any) -> None:
     settings = portal_settings(config.registry)  # the secret was checked when it was parsed
     config.registry[HASHER_KEY] = settings.password_hasher()
+    # verified for unknown logins, with this app's argon2 cost (see check_password)
+    config.registry[DUMMY_HASH_KEY] = config.registry[HASHER_KEY].hash(secrets.token_urlsafe(16))
     config.set_session_factory(SignedCookieSessionFactory(
         settings.session_secret, cookie_name="portal_session", httponly=True, samesite="Lax",
         secure=settings.secure_cookies, timeout=8 * 3600, reissue_time=600))
@@ -257,11 +445,4 @@ def includeme(config: Any) -> None:
     config.set_default_csrf_options(require_csrf=True, callback=csrf_applies)
     config.set_security_policy(SecurityPolicy())
     config.add_request_method(request_principals, "principals", property=True)
-    config.add_subscriber(security_headers, NewResponse)
-
-
-def security_headers(event: NewResponse) -> None:
-    headers = event.response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    config.include(".audit")  # the audit log of what this policy decides, and of sharing and publishing

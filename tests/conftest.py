@@ -157,16 +157,46 @@ def csrf_token(res: webtest.TestResponse) -> str:
 
 
 def login(testapp: webtest.TestApp, who: str, password: str = PASSWORD) -> str:
-    """Log in through the login form; returns the CSRF token of the new session."""
+    """Log in through the login form, and through the second factor's pages when the account must
+    use one (setting it up with a code of the page's key, or giving a recovery code); returns the
+    CSRF token of the new session."""
+    import pyotp
+
     testapp.reset()
     page = testapp.get("/@@login")
     res = testapp.post("/@@login", {"login": who, "password": password, "csrf_token": csrf_token(page)})
     assert res.status_int == 302, res.text[:500]
+    if "/@@second-factor?" in res.location:  # must set one up: scan the page's key
+        page = res.follow()
+        secret = re.search(r'<code class="secret">([A-Z2-7 ]+)</code>', page.text).group(1).replace(" ", "")
+        res = testapp.post("/@@second-factor", {"action": "enrol", "code": pyotp.TOTP(secret).now(),
+                                                "csrf_token": csrf_token(page)})
+        assert res.status_int == 200 and "recovery-codes" in res.text, res.text[:500]
+    elif "/@@login-code?" in res.location:
+        page = res.follow()
+        res = testapp.post("/@@login-code", {"code": _recovery_code(testapp, who), "csrf_token": csrf_token(page)})
+        assert res.status_int == 302, res.text[:500]
     return csrf_token(testapp.get("/@@login"))
 
 
+def _recovery_code(testapp: webtest.TestApp, who: str) -> str:
+    """A fresh recovery code of `who`, set up with a second factor if it had none (for the helpers)."""
+    from portal import second_factor
+    from portal.models import User
+
+    dbsession = testapp.extra_environ["app.dbsession"]
+    user = dbsession.scalar(select(User).where(User.login == who))
+    if not user.has_second_factor:
+        return second_factor.enrol(dbsession, user, second_factor.new_secret())[0]
+    return second_factor.new_recovery_codes(dbsession, user)[0]
+
+
 def api_token(testapp: webtest.TestApp, who: str, password: str = PASSWORD) -> dict[str, str]:
-    res = testapp.post_json("/@login", {"login": who, "password": password})
+    """A Bearer token of `who`, with a recovery code as `otp` when the account must use a second factor."""
+    res = testapp.post_json("/@login", {"login": who, "password": password}, status="*")
+    if res.status_int in (401, 403) and "otp" in res.text:
+        res = testapp.post_json("/@login", {"login": who, "password": password,
+                                            "otp": _recovery_code(testapp, who)})
     return {"Authorization": f"Bearer {res.json['token']}", "Accept": "application/json"}
 
 

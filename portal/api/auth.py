@@ -1,22 +1,37 @@
 """`@login` hands out Bearer tokens; `@logout` withdraws the one it is called with.
 
+An account with a second factor sends its code (or a recovery code) with the password, as `otp`;
+without it the answer is 401 with a field error on `otp` (and nothing is counted as a failure).
+An account that must use a second factor and has none set it up on the web site first (403).
+A remembered device does not apply here: every token needs the code.
+
 A failed login answers with a JSON response rather than raising: an exception would abort the
-transaction, and with it the LoginFailure row that throttles password guessing.
+transaction, and with it the LoginFailure row that throttles password guessing and the audit entry.
 """
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import delete
 
+from .. import audit, second_factor
 from ..i18n import _
 from ..models import AuthToken, Node
-from ..security import TOKEN_LIFETIME, authenticate, bearer_token, issue_token
+from ..security import TOKEN_LIFETIME, authenticate, bearer_token, check_second_factor, digest, issue_token
 from .errors import APIError, error_response, field_error, json_response, unauthorized
 from .fields import read_body
+
+THROTTLED = _("Too many failed attempts. Please wait 15 minutes and try again.")
+
+
+def _failed(request: Any, login: str, why: str, step: str, message: Any, errors: list[Any] | None = None) -> Response:
+    audit.record(request, "login.failed", f"user:{login[:100]}", {"reason": why, "step": step, "via": "api"},
+                 actor="")
+    if why == "throttled":
+        return error_response(request, 429, THROTTLED, headers={"Retry-After": str(15 * 60)})
+    return error_response(request, 401, message, errors)
 
 
 @view_config(context=Node, name="@login", request_method="POST")
@@ -24,15 +39,28 @@ def login(context: Node, request: Any) -> Response:
     body = read_body(request)
     errors = [field_error(request, name, _("Required") if body.get(name) in (None, "") else _("Must be text"))
               for name in ("login", "password") if not isinstance(body.get(name), str) or not body[name]]
+    if body.get("otp") is not None and not isinstance(body["otp"], str):
+        errors.append(field_error(request, "otp", _("Must be text")))
     if errors:
         raise APIError(400, _("Send your login and password"), errors)
-    user, why = authenticate(request, body["login"].strip(), body["password"])
+    login_name = body["login"].strip()
+    user, why = authenticate(request, login_name, body["password"])
     if user is None:
-        if why == "throttled":
-            return error_response(request, 429, _("Too many failed attempts. Please wait 15 minutes and try again."),
-                                  headers={"Retry-After": str(15 * 60)})
-        return error_response(request, 401, _("Wrong user name or password."))
+        return _failed(request, login_name, why, "password", _("Wrong user name or password."))
+    how = ""
+    if user.has_second_factor:
+        if not body.get("otp"):
+            message = _("Send the code of your authenticator app (or a recovery code) as otp")
+            return error_response(request, 401, message, [field_error(request, "otp", _("Required"))])
+        how, why = check_second_factor(request, user, body["otp"])
+        if how is None:
+            wrong = _("Wrong code.")
+            return _failed(request, user.login, why, "code", wrong, [field_error(request, "otp", wrong)])
+    elif second_factor.required(request, user):
+        return error_response(request, 403, _("Your account must use a second factor: set it up on the web site "
+                                               "first (@@second-factor), then send its code as otp"))
     token = issue_token(request, user)
+    audit.record(request, "login", user.principal, {"second_factor": how or "none", "via": "api"}, actor=user.login)
     return json_response({"token": token, "expires_in": int(TOKEN_LIFETIME.total_seconds()),
                           "user": {"id": user.login, "fullname": user.fullname or user.login}})
 
@@ -42,6 +70,6 @@ def logout(context: Node, request: Any) -> Response:
     token = bearer_token(request)
     if token is None or request.identity is None:
         return unauthorized(request)
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    request.dbsession.execute(delete(AuthToken).where(AuthToken.digest == digest))
+    audit.record(request, "logout", request.identity.principal, {"via": "api"})
+    request.dbsession.execute(delete(AuthToken).where(AuthToken.digest == digest(token)))
     return Response(status=204)
