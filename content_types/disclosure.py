@@ -75,15 +75,27 @@ class Disclosure(Node):
 
 
 def next_index_number(dbsession: Any, org_code: str, year: int) -> str:
-    """Take the next serial; the UPDATE locks the counter row, so concurrent takers queue."""
-    bumped = dbsession.execute(update(DisclosureSerial).where(
-        DisclosureSerial.org_code == org_code, DisclosureSerial.year == year).values(
-        last=DisclosureSerial.last + 1)).rowcount
-    if not bumped:
-        dbsession.add(DisclosureSerial(org_code=org_code, year=year, last=1))
+    """Take the next serial of the unit's year: gap-free and never reused.
+
+    The counter row is made if missing with INSERT .. ON CONFLICT DO NOTHING (two first documents
+    of a year made at once would otherwise both insert it, and one would fail as a taken value),
+    then bumped with UPDATE .. RETURNING, which locks the row until the transaction ends: concurrent
+    takers queue on it (PostgreSQL's row lock; SQLite's writers already hold the database's write
+    lock, see portal.models), and a rolled-back creation gives its serial back with it.
+    """
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}.get(dbsession.get_bind().dialect.name)
+    key = (DisclosureSerial.org_code == org_code, DisclosureSerial.year == year)
+    if insert is not None:
+        dbsession.execute(insert(DisclosureSerial).values(org_code=org_code, year=year, last=0)
+                          .on_conflict_do_nothing(index_elements=["org_code", "year"]))
+    elif dbsession.scalar(select(DisclosureSerial.last).where(*key)) is None:
+        dbsession.add(DisclosureSerial(org_code=org_code, year=year, last=0))
         dbsession.flush()
-    last = dbsession.scalar(select(DisclosureSerial.last).where(
-        DisclosureSerial.org_code == org_code, DisclosureSerial.year == year))
+    last = dbsession.execute(update(DisclosureSerial).where(*key).values(last=DisclosureSerial.last + 1)
+                             .returning(DisclosureSerial.last)).scalar_one()
     return f"{org_code}/{year}-{last:05d}"
 
 
@@ -150,9 +162,13 @@ def schema(request: Any, node: Node | None = None) -> colander.SchemaNode:
 
 
 def superseding_exists(request: Any) -> Any:
+    """The superseding document must be one the user may view: another unit's private document is
+    answered as if there were none, so the field cannot be used to probe private 索引号."""
     def validate(node: colander.SchemaNode, value: str) -> None:
-        if value and request.dbsession.scalar(
-                select(Disclosure.id).where(Disclosure.index_number == value.strip())) is None:
+        if not value:
+            return
+        doc = request.dbsession.scalar(select(Disclosure).where(Disclosure.index_number == value.strip()))
+        if doc is None or not request.has_permission("view", doc):
             raise colander.Invalid(node, _("No document has the index number ${value}", mapping={"value": value}))
     return validate
 

@@ -8,7 +8,7 @@ transitions, guarded by `needs_draft`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from pyramid.authorization import DENY_ALL, Allow, Everyone
 
@@ -18,10 +18,16 @@ if TYPE_CHECKING:
     from .models import Node
 
 # `history`: the revisions, the transitions with their comments and a waiting change -- what
-# the people who work on an item see, not the public.
-PERMISSIONS = ("view", "add", "edit", "delete", "submit", "review", "manage", "history")
+# the people who work on an item see, not the public. `rename`: the URL name, apart from `edit`
+# because renaming a published item changes public addresses at once, with no draft to review.
+PERMISSIONS = ("view", "add", "edit", "rename", "delete", "submit", "review", "manage", "history")
 ROLES = ("Reader", "Contributor", "Editor", "Reviewer", "Manager", "Owner")
 STAFF_VIEW = ("Owner", "Reader", "Contributor", "Editor", "Reviewer", "Manager")
+# Ownership is a role only while the owner still writes there: it counts when they also hold one
+# of these roles on the item (locally, on it or a parent up to where inheritance is blocked, or
+# globally through a group). Revoking an editor's roles so ends their editing of their own drafts;
+# a Reader-only former editor may not edit either.
+OWNERSHIP_NEEDS = ("Contributor", "Editor", "Manager")
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,7 @@ STATES: dict[str, State] = {s.name: s for s in (
         "view": STAFF_VIEW,
         "add": ("Contributor", "Manager"),
         "edit": ("Owner", "Editor", "Manager"),
+        "rename": ("Owner", "Editor", "Manager"),
         "delete": ("Owner", "Editor", "Manager"),
         "submit": ("Owner", "Editor", "Manager"),
         "review": ("Reviewer", "Manager"),
@@ -57,6 +64,7 @@ STATES: dict[str, State] = {s.name: s for s in (
         "view": STAFF_VIEW,
         "add": ("Contributor", "Manager"),
         "edit": ("Reviewer", "Manager"),
+        "rename": ("Reviewer", "Manager"),
         "delete": ("Manager",),
         "submit": (),
         "review": ("Reviewer", "Manager"),
@@ -67,6 +75,8 @@ STATES: dict[str, State] = {s.name: s for s in (
         "view": (Everyone,),
         "add": ("Contributor", "Manager"),
         "edit": ("Owner", "Editor", "Manager"),
+        # a public address changes at once: the people who decide what is public
+        "rename": ("Reviewer", "Manager"),
         "delete": ("Manager",),
         "submit": (),
         "review": ("Reviewer", "Manager"),
@@ -88,8 +98,17 @@ TRANSITIONS: tuple[Transition, ...] = (
 
 # The root is not in the workflow: everyone sees it, managers run it.
 ROOT_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    "view": (Everyone,), "add": ("Manager",), "edit": ("Manager",), "delete": (),
+    "view": (Everyone,), "add": ("Manager",), "edit": ("Manager",), "rename": (), "delete": (),
     "submit": (), "review": ("Reviewer", "Manager"), "manage": ("Manager",), "history": ("Reviewer", "Manager"),
+}
+
+# A unit's sub-site is the portal's structure, not content: its names and organisation code go into
+# every 索引号 issued from then on, its URL name is the address of a whole sub-site, and taking it
+# offline takes everything in it off the public site. Only the people who `manage` edit, rename,
+# delete or move it through the workflow; its editors keep adding below it. (The root's own map
+# already keeps all of this to managers.)
+SITE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    permission: ("Manager",) for permission in ("edit", "rename", "delete", "submit", "review")
 }
 
 
@@ -97,20 +116,55 @@ def role_principal(role: str) -> str:
     return role if role == Everyone else f"role:{role}"
 
 
-def view_roles(node: Node) -> tuple[str, ...]:
+# The states whose items the public may see (their `view` names Everyone).
+PUBLIC_STATES: tuple[str, ...] = tuple(name for name, s in STATES.items() if Everyone in s.permissions["view"])
+
+
+def is_site(node: Node) -> bool:
+    """A unit's sub-site or the root: see SITE_PERMISSIONS."""
+    from .models import Portal, Unit  # the models import this module (Node.__acl__)
+    return isinstance(node, (Portal, Unit))
+
+
+def containers_public(node: Node, lineage: Sequence[Node] | None = None) -> bool:
+    """Whether every container above `node` is in a public state: an item is public only while all
+    of them are, so retracting a folder (or a unit) takes everything inside it off the public site.
+
+    The one statement of the rule: the ACL (`permission_map`), search's `allowed`
+    (`portal.visibility.viewers`) and the SQL of public listings (`portal.visibility.public_now`,
+    which finds what lies below the containers that are not public) all follow it. Only the containers' workflow states
+    count, not their effective/expiry dates, which date the container's own page (as in Plone).
+    The root is not in the workflow and is always public. `lineage` (node first) saves the parent
+    loads of a bulk caller; traversal has loaded every parent of the requested item already.
+    """
+    parents = list(node.lineage())[1:] if lineage is None else lineage[1:]
+    return all(p.parent_id is None or p.state in PUBLIC_STATES for p in parents)
+
+
+def view_roles(node: Node, lineage: Sequence[Node] | None = None) -> tuple[str, ...]:
     """Who may view the item in its state, whatever the date: a public item outside its
-    effective/expiry window is seen by the staff only (`permission_map` applies the window)."""
+    effective/expiry window is seen by the staff only (`permission_map` applies the window),
+    and so is one below a container that is not public (`containers_public`)."""
     if node.parent_id is None:
         return ROOT_PERMISSIONS["view"]
     roles = STATES[node.state].permissions["view"]
-    return (Everyone, *STAFF_VIEW) if Everyone in roles else roles
+    if Everyone not in roles:
+        return roles
+    return (Everyone, *STAFF_VIEW) if containers_public(node, lineage) else STAFF_VIEW
+
+
+def ownership_counts(roles: Iterable[str]) -> bool:
+    """Whether the owner's other roles on the item let ownership count (see OWNERSHIP_NEEDS)."""
+    return not set(roles).isdisjoint(OWNERSHIP_NEEDS)
 
 
 def permission_map(node: Node) -> dict[str, tuple[str, ...]]:
     if node.parent_id is None:
         return ROOT_PERMISSIONS
     perms = STATES[node.state].permissions
-    if Everyone in perms["view"] and not node.is_public_now():
+    if is_site(node):
+        perms = {**perms, **SITE_PERMISSIONS}
+    if Everyone in perms["view"] and not (node.is_public_now() and containers_public(node)):
         perms = {**perms, "view": STAFF_VIEW}
     return perms
 

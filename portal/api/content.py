@@ -129,9 +129,12 @@ def delete_item(context: Node, request: Any) -> Response:
 
 @subscriber(NewResponse)
 def vary_on_accept(event: NewResponse) -> None:
-    """A content URL answers HTML or JSON by `Accept`: caches must keep the two apart."""
+    """A content URL answers HTML or JSON by `Accept`: caches must keep the two apart. So does every
+    error (each has a page and a JSON answer) -- and a missing item and one that must look missing
+    (`portal.views.errors.as_missing`) must not differ even in this header."""
     request = event.request
-    if getattr(request, "view_name", None) == "" and isinstance(getattr(request, "context", None), Node):
+    if event.response.status_code >= 400 or (
+            getattr(request, "view_name", None) == "" and isinstance(getattr(request, "context", None), Node)):
         vary = tuple(event.response.vary or ())
         if "Accept" not in vary:
             event.response.vary = vary + ("Accept",)

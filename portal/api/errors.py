@@ -4,7 +4,9 @@
 
 Pages keep their HTML error pages (portal.views.errors): every view here has `api_request=True`,
 which sorts it before the page's view of the same exception. An anonymous request refused for
-want of permission is 401 here (a page would redirect to the login form), a logged-in one 403.
+want of permission is 401 here (a page would redirect to the login form), a logged-in one 403 --
+unless the item is one the request may not view at all: then it is the 404 of a missing item, as
+for pages (`portal.views.errors.as_missing`), so guessed names and private 索引号 stay unconfirmed.
 
 Views raise `APIError`; the exception makes pyramid_tm abort the request's transaction, so the
 blob store removes the files written by a failed request and no half-made change is committed.
@@ -26,7 +28,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..content import CHANGED_MEANWHILE, VALUES_TAKEN, Conflict, ContentError, Forbidden, Taken
 from ..i18n import _
-from ..views.errors import find_redirect
+from ..views.errors import as_missing, find_redirect, hidden, refused_node
 from . import config_hook
 
 log = logging.getLogger(__name__)
@@ -118,6 +120,8 @@ def api_error_view(exc: APIError, request: Any) -> Response:
 def forbidden_view(exc: HTTPForbidden | Forbidden, request: Any) -> Response:
     """Refused by a view's permission or by portal.content (the action's own check)."""
     doom(request)
+    if hidden(request, refused_node(request, exc)):
+        return as_missing(request)
     if request.identity is None:
         return unauthorized(request)
     return error_response(request, 403, _("You are not allowed to do this"))

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import colander
 
-from ..content import load_value
+from ..content import NOT_TEXT, load_value, valid_text
 from ..i18n import _
 from ..models import Node
 from ..registry import TypeInfo
@@ -43,7 +43,37 @@ def read_body(request: Any, required: bool = True) -> dict[str, Any]:
         raise APIError(400, _("The request body is not valid JSON")) from None
     if not isinstance(data, dict):
         raise APIError(400, _("The request body must be a JSON object"))
+    where = invalid_text(data)
+    if where is not None:
+        raise APIError(400, _("Some fields are not valid text"), [field_error(request, where, NOT_TEXT)])
     return data
+
+
+def invalid_text(value: Any) -> str | None:
+    """The path (`title`, `attachments.0.filename`) of a text in a JSON value that is not
+    valid Unicode, or None. JSON's `"\\ud800"` (a lone surrogate) parses into a str that neither
+    database can store and no page can encode: found here, every endpoint refuses it by name.
+    Iterative: a body nested as deep as the JSON parser allows must not exhaust the stack here."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if not valid_text(item):
+                return path or None
+            continue
+        if isinstance(item, dict):
+            children = list(item.items())
+        elif isinstance(item, list):
+            children = [(str(i), v) for i, v in enumerate(item)]
+        else:
+            continue
+        for key, child in reversed(children):
+            name = key if valid_text(key) else key.encode("utf-8", "backslashreplace").decode("ascii")
+            where = f"{path}.{name}" if path else name
+            if not valid_text(key):
+                return where
+            stack.append((where, child))
+    return None
 
 
 class TypeChecker:

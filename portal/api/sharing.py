@@ -6,6 +6,10 @@ groups as entries without roles, to pick from. POST takes `{"inherit"?, "entries
 "type"?, "roles": {role: bool}}]}`: `id` is a principal (`user:<login>`, `group:<name>`) or a
 login/group name with `type` "user"/"group"; a role set to "acquired" is not granted here. The
 whole body is checked before anything is written; the answer is the new state (200).
+
+Beyond plone.restapi: `orphaned` lists the items at or below whose owner no longer holds a role
+there that lets ownership count (`portal.sharing.orphaned`: `@id`, `title`, `owner` {id, title}),
+the first 200 by path, and `orphaned_total` counts them all.
 """
 from __future__ import annotations
 
@@ -22,12 +26,16 @@ from .fields import read_body
 
 
 def sharing_state(request: Any, node: Node, extra: list[str] = ()) -> dict[str, Any]:
+    orphans, total = sharing.orphaned(request, node)
     return {
         "@id": request.resource_url(node, "@sharing"),
         "inherit": node.inherit_roles,
         "available_roles": [{"id": role, "title": request.localizer.translate(title)}
                             for role, title in sharing.SHARING_ROLES],
         "entries": sharing.entries(request, node, extra=list(extra)),
+        "orphaned": [{"@id": o["url"], "title": o["title"], "owner": {"id": o["owner"], "title": o["owner_title"]}}
+                     for o in orphans],
+        "orphaned_total": total,
     }
 
 

@@ -2,6 +2,8 @@
 
 Whether each change is allowed is decided by portal.content (edit on the folder to reorder, delete
 on each item, the transition's permission); its Forbidden is the 403 page (portal.views.errors).
+Every name a form sends is read through `selected`: a child the user may not view is not there for
+them (ignored like a name that does not exist), so no answer, title or count tells that it exists.
 """
 from __future__ import annotations
 
@@ -33,9 +35,24 @@ def contents(context: Node, request: Any) -> Any:
     return {"children": children_of(request, context), "confirm_delete": None}
 
 
-def selected(request: Any, context: Node) -> list[Node]:
+def selected(request: Any, context: Node, permission: str | None = None) -> list[Node]:
+    """The children named in the form that the user may view (and, if given, has `permission` on)."""
     names = set(request.POST.getall("names"))
-    return [c for c in context.children if c.name in names]
+    nodes = [c for c in context.children if c.name in names]
+    prefetch_local_roles(request, nodes)
+    return [c for c in nodes if request.has_permission("view", c)
+            and (permission is None or request.has_permission(permission, c))]
+
+
+def move_position(request: Any, context: Node, node: Node, direction: str) -> int:
+    """Where `node` goes among all its siblings to pass its visible neighbour: items the user may
+    not see are not counted (nor would a step past one of them show)."""
+    visible = children_of(request, context)
+    at = visible.index(node) + (-1 if direction == "up" else 1)
+    if not 0 <= at < len(visible):
+        return context.children.index(node)
+    others = [c for c in context.children if c is not node]
+    return others.index(visible[at]) + (0 if direction == "up" else 1)
 
 
 def contents_action(context: Node, request: Any) -> Any:
@@ -43,10 +60,9 @@ def contents_action(context: Node, request: Any) -> Any:
     if "move" in request.POST:
         name, _sep, direction = request.POST["move"].partition(":")
         node = next((c for c in context.children if c.name == name), None)
-        if node is None:
-            raise HTTPForbidden()
-        siblings = list(context.children)
-        content.move(request, node, siblings.index(node) + (-1 if direction == "up" else 1))
+        if node is None or not request.has_permission("view", node):
+            raise HTTPForbidden()  # the same for a name that is not there and one the user may not see
+        content.move(request, node, move_position(request, context, node, direction))
         return back
     if "submit" in request.POST:
         done = 0
@@ -59,9 +75,14 @@ def contents_action(context: Node, request: Any) -> Any:
         flash(request, _("${count} items submitted for review.", mapping={"count": done}))
         return back
     if "delete" in request.POST:
-        nodes = selected(request, context)
+        nodes = selected(request, context, "delete")
+        left_out = len(selected(request, context)) - len(nodes)
+        if left_out:
+            flash(request, _("${count} selected items are not yours to delete and were left out.",
+                             mapping={"count": left_out}))
         if not nodes:
-            flash(request, _("Select the items to delete first."))
+            if not left_out:
+                flash(request, _("Select the items to delete first."))
             return back
         return {"children": children_of(request, context), "confirm_delete": nodes}
     if "confirm-delete" in request.POST:
@@ -73,7 +94,7 @@ def contents_action(context: Node, request: Any) -> Any:
     return back
 
 
-@view_config(context=Node, name="rename", permission="edit", renderer=template("rename.pt"))
+@view_config(context=Node, name="rename", permission="rename", renderer=template("rename.pt"))
 def rename(context: Node, request: Any) -> Any:
     error = None
     if request.method == "POST" and context.parent is not None:

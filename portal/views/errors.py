@@ -1,7 +1,14 @@
 """Error pages: not found (with redirects from old URLs), forbidden (log in first), a refused
 request, a refusal of portal.content that a view did not show itself, and the page for anything
 unexpected (logged, no traceback). JSON errors for API requests are in portal.api.errors, whose
-views (`api_request=True`) sort before these."""
+views (`api_request=True`) sort before these.
+
+An item the request may not view looks missing: a refusal about it is answered by the very views
+that answer a missing item (`as_missing`: 404, the same page or JSON, the same redirects), for
+anonymous and logged-in users alike -- a 401, a 403 or a redirect to the login form would confirm
+that something private lives at that address. Where the request may view the item but lacks the
+permission asked for, the answer stays 403 (the API: 401 without a login; pages: the login form
+for an anonymous GET)."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +16,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import transaction
-from pyramid.httpexceptions import HTTPBadRequest, HTTPException, HTTPFound, HTTPMovedPermanently
+from pyramid.httpexceptions import HTTPBadRequest, HTTPException, HTTPFound, HTTPMovedPermanently, HTTPNotFound
+from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config, view_config
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,11 +39,30 @@ def find_redirect(request: Any) -> str | None:
     for prefix in prefixes:
         if prefix in rows:
             node = request.dbsession.get(Node, rows[prefix].node_id)
+            if node is None or hidden(request, node):  # the new address of a private item is private
+                return None
             rest = path[len(prefix):]
             url = request.application_url + node.path + rest
             url = url if request.path_info.endswith("/") or not rest else url.rstrip("/")
             return url + (f"?{request.query_string}" if request.query_string else "")
     return None
+
+
+def hidden(request: Any, node: Any) -> bool:
+    """Whether `node` must look missing to this request: it is an item the request may not view."""
+    return isinstance(node, Node) and not request.has_permission("view", node)
+
+
+def refused_node(request: Any, exc: Any) -> Any:
+    """What a refusal was about: portal.content names its node; a view's permission, the context."""
+    return exc.node if isinstance(exc, Forbidden) else getattr(request, "context", None)
+
+
+def as_missing(request: Any) -> Response:
+    """The answer to a request for a missing item, given by the same exception views (pages and
+    API pick theirs by the usual predicates), so nothing tells the two apart."""
+    doom(request)
+    return request.invoke_exception_view((HTTPNotFound, HTTPNotFound(), None))
 
 
 def doom(request: Any) -> None:
@@ -57,6 +84,9 @@ def notfound(request: Any) -> Any:
 
 @forbidden_view_config(renderer=template("forbidden.pt"))
 def forbidden(request: Any) -> Any:
+    """Refused: 404 when the request may not even view the item, else log in first or 403."""
+    if hidden(request, refused_node(request, request.exception)):
+        return as_missing(request)
     if request.identity is None and request.method == "GET":
         return HTTPFound(request.application_url + "/@@login?" + urlencode({"came_from": request.url}))
     request.response.status = 403

@@ -1,4 +1,5 @@
-"""The sharing screen: can view / can add / can edit / can review, and the inherit switch."""
+"""The sharing screen: can view / can add / can edit / can review, the inherit switch, and the items
+below whose owners no longer hold a role there (ownership gives them nothing any more)."""
 from __future__ import annotations
 
 from typing import Any
@@ -28,5 +29,6 @@ def sharing_view(context: Node, request: Any) -> Any:
         return HTTPFound(request.resource_url(context, "@@sharing"))
     query = request.params.get("search", "").strip()
     found = sharing.search_principals(request, query) if query else []
+    orphans, orphans_total = sharing.orphaned(request, context)
     return {"entries": sharing.entries(request, context, extra=found), "roles": sharing.SHARING_ROLES,
-            "search": query}
+            "search": query, "orphans": orphans, "orphans_total": orphans_total}

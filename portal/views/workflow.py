@@ -78,4 +78,6 @@ def my_items(context: Portal, request: Any) -> Any:
         select(Node).where(or_(Node.owner == user.login, Node.draft_by == user.login),
                            Node.type.notin_(CONTAINER_TYPES))
         .order_by(Node.modified.desc()).limit(500)).all()
-    return {"items": nodes}
+    prefetch_local_roles(request, nodes)
+    # an item they may no longer view (their roles there were revoked) is not theirs to list
+    return {"items": [n for n in nodes if request.has_permission("view", n)]}

@@ -432,7 +432,7 @@ def test_history_is_not_for_people_who_cannot_edit(testapp, dbsession, users):
     login(testapp, "editor")
     page = add_item(testapp, dbsession, town_path(dbsession), "Page", {"title": "私有"})
     login(testapp, "other-editor")
-    testapp.get(f"{page.path}@@history", status=403)
+    testapp.get(f"{page.path}@@history", status=404)  # nor view it: a private page of another unit
 
 
 # -- the contents screen --------------------------------------------------------------------------
@@ -479,7 +479,11 @@ def test_contents_move_needs_edit_permission(testapp, dbsession, folder_with_ite
     folder, _token = folder_with_items
     token = login(testapp, "other-editor")
     res = testapp.post(f"{folder.path}@@contents", {"csrf_token": token, "move": "beta:up"}, status="*")
-    assert res.status_int == 403
+    assert res.status_int == 404  # the folder is private to 黄梅镇: out of their sight
+    dbsession.add(LocalRole(node_id=folder.id, principal="user:other-editor", role="Reader"))
+    dbsession.flush()
+    res = testapp.post(f"{folder.path}@@contents", {"csrf_token": token, "move": "beta:up"}, status="*")
+    assert res.status_int == 403  # may view it now, still not edit it
     assert order(folder) == ["alpha", "beta", "gamma"]
 
 
@@ -613,7 +617,7 @@ def test_sharing_editor_role_lets_another_editor_edit(testapp, dbsession, users)
     login(testapp, "editor")
     folder = add_item(testapp, dbsession, town_path(dbsession), "Folder", {"title": "共享栏目", "column_kind": "其他"})
     login(testapp, "other-editor")
-    testapp.get(f"{folder.path}@@edit", status=403)
+    testapp.get(f"{folder.path}@@edit", status=404)  # a private folder of another unit looks missing
     token = login(testapp, "manager")
     res = testapp.get(f"{folder.path}@@sharing")
     assert 'value="user:editor"' in res.text  # the unit's editor, inherited
@@ -655,10 +659,10 @@ def test_turning_off_inherit_takes_the_unit_editors_access_below(testapp, dbsess
     token = login(testapp, "manager")
     share(testapp, token, folder, [], [], inherit=False)
     assert folder.inherit_roles is False
-    login(testapp, "editor")
-    testapp.get(f"{folder.path}@@edit", status=403)
-    testapp.get(f"{page.path}@@edit", status=403)
-    testapp.get(page.path, status=403)
+    login(testapp, "editor")  # out of their sight now: the folder and the page look missing
+    testapp.get(f"{folder.path}@@edit", status=404)
+    testapp.get(f"{page.path}@@edit", status=404)
+    testapp.get(page.path, status=404)
     # the rest of the unit is unaffected
     testapp.get(f"{town_path(dbsession)}@@add?type=Page", status=200)
     # and inherit on again gives it back

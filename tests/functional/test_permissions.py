@@ -24,7 +24,7 @@ from tests.conftest import PASSWORD, login, unit
 
 WHO = ("anonymous", "editor", "other_editor", "reviewer", "manager")
 STATES = ("private", "pending", "published")
-ACTIONS = ("view", "add", "edit", "delete", "submit", "publish", "reject", "retract", "sharing")
+ACTIONS = ("view", "add", "edit", "rename", "delete", "submit", "publish", "reject", "retract", "sharing")
 
 Y, N = True, False
 
@@ -36,6 +36,7 @@ MATRIX: dict[str, dict[str, tuple[bool, bool, bool, bool, bool]]] = {
         "view":         (N,         Y,      N,            Y,        Y),
         "add":          (N,         Y,      N,            N,        Y),
         "edit":         (N,         Y,      N,            N,        Y),
+        "rename":       (N,         Y,      N,            N,        Y),
         "delete":       (N,         Y,      N,            N,        Y),
         "submit":       (N,         Y,      N,            N,        Y),
         "publish":      (N,         N,      N,            N,        N),  # no such transition from private
@@ -47,6 +48,7 @@ MATRIX: dict[str, dict[str, tuple[bool, bool, bool, bool, bool]]] = {
         "view":         (N,         Y,      N,            Y,        Y),
         "add":          (N,         Y,      N,            N,        Y),
         "edit":         (N,         N,      N,            Y,        Y),
+        "rename":       (N,         N,      N,            Y,        Y),
         "delete":       (N,         N,      N,            N,        Y),
         "submit":       (N,         N,      N,            N,        N),
         "publish":      (N,         N,      N,            Y,        Y),
@@ -58,6 +60,7 @@ MATRIX: dict[str, dict[str, tuple[bool, bool, bool, bool, bool]]] = {
         "view":         (Y,         Y,      Y,            Y,        Y),
         "add":          (N,         Y,      N,            N,        Y),
         "edit":         (N,         Y,      N,            N,        Y),  # the editor's edit becomes a draft
+        "rename":       (N,         N,      N,            Y,        Y),  # a public address: reviewed
         "delete":       (N,         N,      N,            N,        Y),
         "submit":       (N,         N,      N,            N,        N),
         "publish":      (N,         N,      N,            N,        N),  # only when a draft waits
@@ -68,7 +71,8 @@ MATRIX: dict[str, dict[str, tuple[bool, bool, bool, bool, bool]]] = {
 }
 # fmt: on
 
-PERMISSION_OF = {"view": "view", "add": "add", "edit": "edit", "delete": "delete", "sharing": "manage"}
+PERMISSION_OF = {"view": "view", "add": "add", "edit": "edit", "rename": "rename", "delete": "delete",
+                 "sharing": "manage"}
 TRANSITION_ACTIONS = ("submit", "publish", "reject", "retract")
 LOGINS = {"editor": "editor", "other_editor": "other-editor", "reviewer": "reviewer", "manager": "manager"}
 # how the manager brings a new (private) item to each state
@@ -125,7 +129,7 @@ def test_matrix_is_complete():
     for state, rows in MATRIX.items():
         assert set(rows) == set(ACTIONS), state
         assert all(len(row) == len(WHO) for row in rows.values()), state
-    assert len(CELLS) == 5 * 3 * 9 == 135
+    assert len(CELLS) == 5 * 3 * 10 == 150
 
 
 @pytest.mark.parametrize("state, who, action", CELLS, ids=["-".join(c) for c in CELLS])
@@ -167,10 +171,10 @@ def items(app, tm, dbsession, users):
                             title=f"{state} 栏目") for state in STATES}
 
 
-def test_anonymous_get_private_item_redirects_to_login(testapp, items):
-    res = testapp.get(items["private"].path)
-    assert res.status_int == 302
-    assert "/@@login" in res.location
+def test_anonymous_get_private_item_is_not_found(testapp, items):
+    """Not a redirect to the login form: that would confirm something private lives there."""
+    testapp.get(items["private"].path, status=404)
+    testapp.get(items["private"].path + "@@edit", status=404)
 
 
 def test_anonymous_sees_published_item(testapp, items):
@@ -178,9 +182,11 @@ def test_anonymous_sees_published_item(testapp, items):
 
 
 def test_other_editor_cannot_edit_private_item(testapp, items):
+    """They may not view it either: it looks missing (404), not forbidden."""
     login(testapp, "other-editor")
-    assert testapp.get(items["private"].path + "@@edit", status=403).status_int == 403
-    assert testapp.get(items["private"].path, status=403).status_int == 403
+    testapp.get(items["private"].path + "@@edit", status=404)
+    testapp.get(items["private"].path, status=404)
+    testapp.get(items["published"].path + "@@edit", status=403)  # may view, may not edit
 
 
 def test_editor_pages_for_own_private_item(testapp, items):
@@ -238,10 +244,11 @@ def test_reader_on_unit_sees_private_item_below_until_inheritance_is_blocked(
     assert not may(as_user(reader), page, "view")
     # the block also cuts the editor's local roles from 黄梅镇 (the editor still owns the page)
     assert not may(as_user("editor"), page, "add")
-    assert may(as_user("editor"), page, "edit")  # as Owner
+    # ownership counts only with a writing role on the page's chain, which the block cut
+    assert not may(as_user("editor"), page, "edit")
     assert may(as_user("manager"), page, "view")  # global roles are not local: never blocked
     assert may(as_user("reviewer"), page, "view")
-    testapp.get(page.path, status=403)
+    testapp.get(page.path, status=404)
 
     # a role granted on the blocking folder itself still applies below it
     dbsession.add(LocalRole(node_id=folder.id, principal="user:reader", role="Reader"))
@@ -265,8 +272,8 @@ def test_local_reviewer_publishes_only_in_own_unit(app, tm, dbsession, users, as
     assert not may(as_user("other_editor"), there, "publish")
 
     token = login(testapp, "local-reviewer")
-    res = testapp.post(here.path + "@@transition", {"transition": "publish", "csrf_token": token}, status=403)
-    assert res.status_int == 403
+    # an item of another unit it may not view looks missing
+    testapp.post(here.path + "@@transition", {"transition": "publish", "csrf_token": token}, status=404)
     res = testapp.post(there.path + "@@transition", {"transition": "publish", "csrf_token": token})
     assert res.status_int == 302
     assert_state(dbsession, there, "published")

@@ -98,8 +98,7 @@ def test_unknown_transition_changes_nothing(testapp, dbsession, users):
 def test_anonymous_cannot_run_transitions(testapp, dbsession, pending_page):
     testapp.reset()
     page = testapp.get("/@@login")
-    res = transition(testapp, csrf_token(page), pending_page, "publish", status="*")
-    assert res.status_int in (302, 403)
+    transition(testapp, csrf_token(page), pending_page, "publish", status=404)  # private to them: missing
     assert pending_page.state == "pending"
 
 
@@ -203,7 +202,7 @@ def test_republish_after_retract_keeps_the_first_publication_date(testapp, dbses
     transition(testapp, token, published_page, "retract")
     assert published_page.state == "private"
     testapp.reset()
-    testapp.get(published_page.path, status=302)  # anonymous: log in first
+    testapp.get(published_page.path, status=404)  # anonymous: as if it were not there
     token = login(testapp, "editor")
     transition(testapp, token, published_page, "submit")
     token = login(testapp, "reviewer")
@@ -225,10 +224,7 @@ def test_published_item_outside_its_dates_is_hidden_from_anonymous(testapp, dbse
         setattr(published_page, name, now + delta)
     dbsession.flush()
     testapp.reset()
-    res = testapp.get(published_page.path, status="*")
-    assert res.status_int in (302, 403, 404)
-    if res.status_int == 302:
-        assert "@@login" in res.location
+    testapp.get(published_page.path, status=404)  # as if it were not there (no login form)
     town = unit(dbsession, TOWN)
     assert published_page.title not in testapp.get(town.path).text
     assert published_page.path not in testapp.get("/").text

@@ -6,11 +6,12 @@ import datetime as dt
 import pytest
 from pyramid.authorization import DENY_ALL, Allow, Everyone
 
-from portal.models import Node
+from portal.models import Node, Unit
 from portal.models.node import utcnow
-from portal.workflow import (INITIAL_STATE, PERMISSIONS, ROLES, ROOT_PERMISSIONS, STAFF_VIEW, STATES,
-                             TRANSITIONS, acl_for, find_transition, permission_map, role_principal,
-                             transitions_from)
+from portal.workflow import (INITIAL_STATE, OWNERSHIP_NEEDS, PERMISSIONS, PUBLIC_STATES, ROLES, ROOT_PERMISSIONS,
+                             SITE_PERMISSIONS, STAFF_VIEW, STATES, TRANSITIONS, acl_for, containers_public,
+                             find_transition, ownership_counts, permission_map, role_principal, transitions_from,
+                             view_roles)
 
 
 def node(state: str = "private", draft: dict | None = None, **kw) -> Node:
@@ -170,6 +171,68 @@ def test_permission_map_does_not_mutate_the_state_data():
     permission_map(node("published", effective=utcnow() + dt.timedelta(days=1)))
     assert STATES["published"].permissions == before
     assert STATES["published"].permissions["view"] == (Everyone,)
+
+
+# -- renames, sites, containers, ownership ---------------------------------------------------------
+
+def test_renaming_a_published_item_needs_review():
+    """A public address changes at once, with no draft: the people who review decide it."""
+    assert STATES["published"].permissions["rename"] == STATES["published"].permissions["review"]
+    assert STATES["private"].permissions["rename"] == STATES["private"].permissions["edit"]
+    assert ROOT_PERMISSIONS["rename"] == ()
+
+
+@pytest.mark.parametrize("state", sorted(STATES))
+def test_units_are_edited_renamed_deleted_and_moved_through_the_workflow_by_managers_only(state):
+    """A unit's names and org_code go into every future 索引号: editors add below it, no more."""
+    unit = Unit(parent_id=1, name="town", path="/town/", state=state)
+    acl = acl_for(unit)
+    for permission in ("edit", "rename", "delete", "submit", "review"):
+        assert allowed(acl, permission) == {"role:Manager"}, permission
+    assert allowed(acl, "add") == {role_principal(r) for r in STATES[state].permissions["add"]}
+    assert set(SITE_PERMISSIONS) <= set(PERMISSIONS)
+    assert acl[-1] == DENY_ALL
+
+
+def below(*states: str, item_state: str = "published") -> Node:
+    """A transient item below containers in `states` (outermost first), below the root."""
+    parent = Node(parent_id=None, name="", path="/", state="published")  # the root: not in the workflow
+    path = "/"
+    for i, state in enumerate(states):
+        path += f"f{i}/"
+        parent = Node(parent_id=i + 1, parent=parent, name=f"f{i}", path=path, state=state)
+    return Node(parent_id=len(states) + 1, parent=parent, name="item", path=path + "item/", state=item_state)
+
+
+@pytest.mark.parametrize("states", [("published",), ("published", "published"), ()])
+def test_an_item_below_public_containers_is_public(states):
+    item = below(*states)
+    assert containers_public(item)
+    assert Everyone in allowed(acl_for(item), "view") and Everyone in view_roles(item)
+
+
+@pytest.mark.parametrize("states", [("private",), ("pending",), ("published", "private"), ("private", "published")])
+def test_an_item_below_a_container_that_is_not_public_is_staff_only(states):
+    """Retracting a folder takes everything inside it off the public site."""
+    item = below(*states)
+    assert not containers_public(item)
+    assert allowed(acl_for(item), "view") == STAFF_PRINCIPALS
+    assert view_roles(item) == STAFF_VIEW
+    # the other permissions of the item's own state are untouched
+    assert allowed(acl_for(item), "edit") == {role_principal(r) for r in STATES["published"].permissions["edit"]}
+
+
+def test_public_states_are_those_everyone_may_view():
+    assert PUBLIC_STATES == ("published",)
+
+
+def test_ownership_counts_only_with_a_writing_role():
+    assert not ownership_counts([])
+    assert not ownership_counts(["Reader"])
+    assert not ownership_counts(["Reviewer"])
+    for role in OWNERSHIP_NEEDS:
+        assert ownership_counts(["Reader", role])
+    assert set(OWNERSHIP_NEEDS) <= set(ROLES) - {"Owner"}
 
 
 # -- transitions from a state ---------------------------------------------------------------------
