@@ -29,7 +29,10 @@ from .models import Node, Redirect, Revision, WorkflowEvent
 from .models.node import utcnow
 from .registry import TypeInfo, info_for, type_info
 from .sanitize import sanitize_html
-from .slugs import slugify, unique_name, valid_name
+from .schemas import DATE_OUT_OF_RANGE, date_in_range
+from .settings import portal_settings
+from .slugs import free_name, slugify, valid_name
+from .uploads import human_size
 from .workflow import INITIAL_STATE, find_transition
 
 
@@ -44,6 +47,10 @@ COMMENT_REQUIRED = _("Please give a reason in the comment: the editor will see i
 # A unique value (a unit's organisation code, a 索引号) that the database refused, when it cannot
 # be told which one (`value_taken` names it when it can).
 VALUES_TAKEN = _("Another item already uses one of these values")
+NOT_TEXT = _("Contains characters that are not valid text (for example a lone surrogate). Check the text and "
+             "type it again.")
+# How often `create` picks a new URL name when a concurrent creation took the one it picked.
+NAME_ATTEMPTS = 20
 
 # What each kind of revision is called on the history page and in `@history`.
 REVISION_KINDS = {
@@ -56,6 +63,16 @@ REVISION_KINDS = {
 
 def value_taken(value: Any) -> Any:
     return _("Another item already uses ${value}.", mapping={"value": str(value)})
+
+
+def text_too_long(limit: int, length: int) -> Any:
+    return _("Too long: at most ${limit} characters (this has ${length}).",
+             mapping={"limit": str(limit), "length": str(length)})
+
+
+def rich_text_too_large(limit: int, size: int) -> Any:
+    return _("Too large: at most ${limit} of text and markup (this has ${size}).",
+             mapping={"limit": human_size(limit), "size": human_size(size)})
 
 
 class ContentError(Exception):
@@ -133,19 +150,55 @@ def load_fields(node: Node, data: dict[str, Any]) -> None:
             setattr(node, name, load_value(type(node), name, data[name]))
 
 
+def valid_text(value: str) -> bool:
+    """Encodable as UTF-8: JSON's "\\ud800" is a str that no database or page can take."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def normalize_appstruct(node_cls: type[Node], appstruct: dict[str, Any]) -> dict[str, Any]:
-    """Form/API values as JSON-able field data; aware datetimes become naive UTC."""
+    """Form/API values as JSON-able field data; aware datetimes become naive UTC.
+
+    Values that cannot be stored are refused with their field: dates outside the years the portal
+    knows (`portal.schemas.MIN_YEAR`..`MAX_YEAR`; converting 9999-12-31T23:59:59-12:00 to UTC
+    overflows) and text that is not valid Unicode."""
     out: dict[str, Any] = {}
     for name in node_cls.fields:
         if name not in appstruct:
             continue
         value = appstruct[name]
+        if not date_in_range(value):
+            raise ContentError(DATE_OUT_OF_RANGE, field=name)
+        if isinstance(value, str) and not valid_text(value):
+            raise ContentError(NOT_TEXT, field=name)
         if isinstance(value, dt.datetime) and value.tzinfo is not None:
             value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
         if value is Ellipsis:  # "keep what is there" (an unchanged file field)
             continue
         out[name] = dump_value(value)
     return out
+
+
+def check_sizes(request: Any, info: TypeInfo, fields: dict[str, Any]) -> None:
+    """Every text field within its limit (settings `portal.max_rich_text_size` for the type's
+    rich-text fields, in bytes of UTF-8, and `portal.max_text_length` for the others, in characters).
+
+    Why: nothing else bounds a summary or a body (5 MB were accepted) and every save keeps a full
+    copy in the revisions, so one editor could fill the database; sanitising and indexing a huge
+    text also holds a worker."""
+    settings = portal_settings(request.registry)
+    for name, value in fields.items():
+        if not isinstance(value, str):
+            continue
+        if name in info.html_fields:
+            size = len(value.encode("utf-8"))
+            if size > settings.max_rich_text_size:
+                raise ContentError(rich_text_too_large(settings.max_rich_text_size, size), field=name)
+        elif len(value) > settings.max_text_length:
+            raise ContentError(text_too_long(settings.max_text_length, len(value)), field=name)
 
 
 def sanitize_fields(info: TypeInfo, fields: dict[str, Any]) -> dict[str, Any]:
@@ -277,20 +330,44 @@ def check_name(container: Node, name: Any) -> None:
 
 def create(request: Any, container: Node, type_name: str, data: dict[str, Any], name: str | None = None, *,
            unrestricted: bool = False) -> Node:
-    """Add a new private item of `type_name` to `container`, named `name` or after its title."""
+    """Add a new private item of `type_name` to `container`, named `name` or after its title.
+
+    A name made from the title is retried when a concurrent creation took it first (same-title
+    items created at once: PostgreSQL refuses the second at flush), so both are created, the
+    second as `<name>-2`. A name asked for is the caller's: taken is `Taken` on the field `name`.
+    """
     info = check_add(request, container, type_name, unrestricted=unrestricted)
     check_name(container, name)
-    node = info.factory()
-    node.state = INITIAL_STATE
-    node.owner = actor(request)
-    node.created = node.modified = utcnow()
-    load_fields(node, sanitize_fields(info, normalize_appstruct(info.factory, data)))
-    with _writing(request, node):
-        container.add(node, name or unique_name(container, slugify(node.title or type_name.lower())))
-        request.dbsession.flush()
-        add_revision(request, node, "edit", dump_fields(node))
-        events.notify(request, events.ObjectAdded(node, request))
-    return node
+    fields = normalize_appstruct(info.factory, data)
+    check_sizes(request, info, fields)
+    fields = sanitize_fields(info, fields)
+    for _attempt in range(NAME_ATTEMPTS):
+        node = info.factory()
+        node.state = INITIAL_STATE
+        node.owner = actor(request)
+        node.created = node.modified = utcnow()
+        load_fields(node, fields)
+        chosen = name or free_name(container, slugify(node.title or type_name.lower()))
+        try:
+            with _writing(request, node):
+                container.add(node, chosen)
+                request.dbsession.flush()
+                add_revision(request, node, "edit", dump_fields(node))
+                events.notify(request, events.ObjectAdded(node, request))
+        except Taken:
+            if not _name_in_use(request.dbsession, container, chosen):
+                raise
+            if name is not None:
+                raise Taken(NAME_TAKEN, field="name") from None
+            continue  # the savepoint is rolled back: try the next free name
+        return node
+    raise Taken(NAME_TAKEN, field="name")
+
+
+def _name_in_use(session: Session, container: Node, name: str) -> bool:
+    """Whether a refused write was refused for its URL name (another item's, committed meanwhile)."""
+    return session.scalar(select(Node.id).where(Node.parent_id == container.id, Node.name == name)
+                          .limit(1)) is not None
 
 
 def save(request: Any, node: Node, data: dict[str, Any], expected_version: int | None = None, *,
@@ -299,7 +376,10 @@ def save(request: Any, node: Node, data: dict[str, Any], expected_version: int |
     require(request, "edit", node, unrestricted)
     if expected_version is not None and expected_version != node.version:
         raise Conflict(CHANGED_MEANWHILE)
-    fields = sanitize_fields(info_for(request.registry, node), normalize_appstruct(type(node), data))
+    info = info_for(request.registry, node)
+    fields = normalize_appstruct(type(node), data)
+    check_sizes(request, info, fields)
+    fields = sanitize_fields(info, fields)
     now = utcnow()
     with _writing(request, node):
         node.version += 1
@@ -325,10 +405,13 @@ def restore(request: Any, node: Node, revision: Revision, *, unrestricted: bool 
 
 
 def rename(request: Any, node: Node, new_name: str, *, unrestricted: bool = False) -> None:
-    """Change the URL name; the old URL (and every URL below it) keeps working as a redirect."""
+    """Change the URL name; the old URL (and every URL below it) keeps working as a redirect.
+
+    Needs `rename`, not `edit`: a published item's (or a unit's) address changes for the public at
+    once, with no draft to review, so the workflow keeps that to reviewers (managers for units)."""
     if node.parent is None:
         raise ContentError(ROOT_FIXED)
-    require(request, "edit", node, unrestricted)
+    require(request, "rename", node, unrestricted)
     if new_name == node.name:
         return
     check_name(node.parent, new_name)
@@ -401,6 +484,11 @@ def transition(request: Any, node: Node, name: str, comment: str = "", *, unrest
     comment = (comment or "").strip()
     if t.comment_required and not comment:
         raise ContentError(COMMENT_REQUIRED, field="comment")
+    if not valid_text(comment):
+        raise ContentError(NOT_TEXT, field="comment")
+    limit = portal_settings(request.registry).max_comment_length
+    if len(comment) > limit:
+        raise ContentError(text_too_long(limit, len(comment)), field="comment")
     with _writing(request, node):
         if t.needs_draft or (name == "retract" and node.draft is not None):
             if name == "publish" or name == "retract":

@@ -12,6 +12,23 @@ from .i18n import _
 from .sanitize import sanitize_html
 
 LOCAL_TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
+# The years a date of the portal may have. Python's datetime stops at years 1 and 9999, so
+# 0001-01-01 in Beijing time or 9999-12-31T23:59:59-12:00 cannot even be turned into UTC; no
+# government document is dated outside this range.
+MIN_YEAR, MAX_YEAR = 1900, 2200
+DATE_OUT_OF_RANGE = _("Enter a date between the years ${start} and ${end}.",
+                      mapping={"start": str(MIN_YEAR), "end": str(MAX_YEAR)})
+
+
+def date_in_range(value: Any) -> bool:
+    """Whether a date or datetime lies in MIN_YEAR..MAX_YEAR (as written: its own time zone)."""
+    return not isinstance(value, (dt.date, dt.datetime)) or MIN_YEAR <= value.year <= MAX_YEAR
+
+
+def check_date_range(node: colander.SchemaNode, value: Any) -> None:
+    """Colander validator of every date field (portal.content checks every write again)."""
+    if not date_in_range(value):
+        raise colander.Invalid(node, DATE_OUT_OF_RANGE)
 
 
 def rich_text(**kw: Any) -> colander.SchemaNode:
@@ -37,7 +54,13 @@ def choice(title: Any, values: tuple[str, ...], missing: Any = colander.required
 def local_datetime(title: Any, **kw: Any) -> colander.SchemaNode:
     """A moment typed in Beijing time; stored as naive UTC (see portal.content)."""
     return colander.SchemaNode(colander.DateTime(default_tzinfo=LOCAL_TZ), title=title, missing=None,
-                               widget=deform.widget.DateTimeInputWidget(), **kw)
+                               validator=check_date_range, widget=deform.widget.DateTimeInputWidget(), **kw)
+
+
+def local_date(title: Any, **kw: Any) -> colander.SchemaNode:
+    """A calendar date (e.g. the 成文日期 of a document), within MIN_YEAR..MAX_YEAR."""
+    return colander.SchemaNode(colander.Date(), title=title, missing=None, validator=check_date_range,
+                               widget=deform.widget.DateInputWidget(), **kw)
 
 
 def base_schema(request: Any, node: Any = None) -> colander.SchemaNode:

@@ -88,6 +88,17 @@ def read_path(settings: Mapping[str, Any], key: str, default: str) -> Path:
     return Path(str(value).strip())
 
 
+def read_unit_paths(settings: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    """URL paths of units (`/huangmeizhen /xianzhengfuban`, each normalised to end in /), or `*`."""
+    words = tuple(str(settings.get(key, "")).split())
+    if words == ("*",):
+        return words
+    if any(not w.startswith("/") or w == "/" or w == "*" for w in words):
+        raise SettingsError(key, settings.get(key), "URL paths of units separated by spaces "
+                            "(/huangmeizhen /xianzhengfuban), or * for every unit")
+    return tuple(w if w.endswith("/") else w + "/" for w in words)
+
+
 def reject_unknown(settings: Mapping[str, Any], prefix: str, known: set[str]) -> None:
     """A misspelt key would otherwise be ignored silently and its default used."""
     for key in sorted(settings):
@@ -107,10 +118,19 @@ class PortalSettings:
     secure_cookies: bool = False
     blobs_dir: Path = Path("var/blobs")
     max_upload_size: int = 20 * 1024**2
+    max_rich_text_size: int = 1024**2  # bytes of one rich-text field (UTF-8)
+    max_text_length: int = 20_000  # characters of any other text field of an item
+    max_comment_length: int = 2_000  # characters of a workflow comment
     includes: tuple[str, ...] = ("search.integration",)
     argon2_time_cost: int = _ARGON2.time_cost
     argon2_memory_cost: int = _ARGON2.memory_cost  # KiB
     argon2_parallelism: int = _ARGON2.parallelism
+    # Second factor (portal.second_factor): managers and reviewers must use one when this is on;
+    # editors of the units listed (URL paths, or * for every unit) must too; a browser where it
+    # was passed may be remembered this many days (0: never remembered).
+    require_second_factor: bool = True
+    second_factor_units: tuple[str, ...] = ()
+    remember_device_days: int = 7
 
     @classmethod
     def parse(cls, settings: Mapping[str, Any]) -> PortalSettings:
@@ -141,12 +161,19 @@ class PortalSettings:
             secure_cookies=read_bool(settings, "portal.secure_cookies", cls.secure_cookies),
             blobs_dir=read_path(settings, "portal.blobs_dir", str(cls.blobs_dir)),
             max_upload_size=read_size(settings, "portal.max_upload_size", "20MB"),
+            max_rich_text_size=read_size(settings, "portal.max_rich_text_size", "1MB"),
+            max_text_length=read_int(settings, "portal.max_text_length", cls.max_text_length),
+            max_comment_length=read_int(settings, "portal.max_comment_length", cls.max_comment_length),
             includes=tuple(str(settings.get("portal.includes", " ".join(cls.includes))).split()),
             argon2_time_cost=read_int(settings, "portal.argon2_time_cost", cls.argon2_time_cost),
             # argon2 needs at least 8 KiB per lane
             argon2_memory_cost=read_int(settings, "portal.argon2_memory_cost", cls.argon2_memory_cost,
                                         minimum=8 * parallelism),
             argon2_parallelism=parallelism,
+            require_second_factor=read_bool(settings, "portal.require_second_factor", cls.require_second_factor),
+            second_factor_units=read_unit_paths(settings, "portal.second_factor_units"),
+            remember_device_days=read_int(settings, "portal.remember_device_days", cls.remember_device_days,
+                                          minimum=0),
         )
 
     def __repr__(self) -> str:

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import re
+import zlib
 
 from pypinyin import lazy_pinyin
+from sqlalchemy import Integer, cast, func, select
+from sqlalchemy.orm import object_session
 
 from .models import Node
 
@@ -31,3 +34,24 @@ def unique_name(container: Node, base: str, taken: set[str] | None = None) -> st
         name = f"{base}-{n}"
         n += 1
     return name
+
+
+def free_name(container: Node, base: str) -> str:
+    """`unique_name` against the names the database holds now, not only the loaded children.
+
+    After a concurrent creation took a name (PostgreSQL reads each statement at READ COMMITTED),
+    the container's loaded `children` do not know it; asking the database finds the next free one.
+    On PostgreSQL, creations of the same base name in the same container also queue here (a lock
+    held until the transaction ends), so the next one reads the name the previous one committed
+    instead of picking it too: N same-title items created at once get N names, where bare retries
+    lost again to every creation that committed meanwhile. (SQLite's writers queue as a whole: see
+    portal.models.) `portal.content.create` still retries a name refused at its write.
+    """
+    session = object_session(container)
+    taken = set(container.keys())
+    if session is not None and container.id is not None:
+        if session.get_bind().dialect.name == "postgresql":
+            key = zlib.crc32(base.encode("utf-8")) - 2**31  # into int4
+            session.execute(select(func.pg_advisory_xact_lock(cast(container.id, Integer), cast(key, Integer))))
+        taken.update(session.scalars(select(Node.name).where(Node.parent_id == container.id)))
+    return unique_name(container, base, taken)

@@ -3,12 +3,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyramid.events import ContextFound
+from pyramid.httpexceptions import HTTPBadRequest
 from pyramid.interfaces import ITraverser
 from pyramid.traversal import split_path_info
+from pyramid.tweens import INGRESS
 from sqlalchemy import select
 from zope.interface import implementer
 
+from .i18n import _
 from .models import Node, Portal
+
+BAD_URL = _("The address contains characters that are not valid text (invalid UTF-8). Check the address and "
+            "try again.")
 
 
 def root_factory(request: Any) -> Portal:
@@ -73,7 +80,44 @@ class NodeURL:
         self.physical_path_tuple = self.virtual_path_tuple = ("",) + parts + ("",)
 
 
+# Set in the environ by `valid_url_tween` when the URL was not UTF-8.
+BAD_URL_KEY = "portal.bad_url"
+
+
+def valid_url_tween(handler: Any, registry: Any) -> Any:
+    """Make a URL whose path or query is not UTF-8 (`/%FF/`, `?q=%FF`) readable, and mark it.
+
+    WebOb decodes both lazily and raises UnicodeDecodeError wherever they are first read (routing,
+    traversal, the page's login link, the search box), which was a bare 500. Here, before anything
+    reads them, the path's invalid bytes become U+FFFD and the query is dropped; `refuse_bad_url`
+    then answers 400 once traversal has found the context and view name, so an API URL
+    (`/@search?...`) gets the API's JSON error and a page the site's 400 page.
+    """
+    def tween(request: Any) -> Any:
+        environ = request.environ
+        try:
+            request.path_info  # noqa: B018 - decoding is the check
+        except UnicodeDecodeError:
+            raw = environ.get("PATH_INFO", "").encode("latin-1")
+            environ["PATH_INFO"] = raw.decode("utf-8", "replace").encode("utf-8").decode("latin-1")
+            environ[BAD_URL_KEY] = True
+        try:
+            request.GET  # noqa: B018
+        except UnicodeDecodeError:
+            environ["QUERY_STRING"] = ""
+            environ[BAD_URL_KEY] = True
+        return handler(request)
+    return tween
+
+
+def refuse_bad_url(event: ContextFound) -> None:
+    if event.request.environ.get(BAD_URL_KEY):
+        raise HTTPBadRequest(BAD_URL)
+
+
 def includeme(config: Any) -> None:
+    config.add_tween("portal.traversal.valid_url_tween", under=INGRESS)
+    config.add_subscriber(refuse_bad_url, ContextFound)
     config.set_root_factory(root_factory)
     config.add_traverser(NodeTraverser, Portal)
     config.add_resource_url_adapter(NodeURL, Node)

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import insert
 
 from portal.models import Node
-from portal.slugs import MAX_LENGTH, slugify, unique_name, valid_name
+from portal.slugs import MAX_LENGTH, free_name, slugify, unique_name, valid_name
 
 
 @pytest.mark.parametrize("title, name", [
@@ -75,3 +76,19 @@ def test_unique_name_looks_at_the_containers_children():
         container.add(Node(), name)
     assert unique_name(container, "gongzuodongtai") == "gongzuodongtai-3"
     assert unique_name(container, "other") == "other"
+
+
+def test_free_name_without_a_database_is_unique_name():
+    container = Node(name="", path="/")
+    container.add(Node(), "news")
+    assert free_name(container, "news") == "news-2"
+
+
+def test_free_name_sees_siblings_the_loaded_children_do_not(dbsession, town):
+    """A sibling committed by a concurrent request is in the database, not in `town.children`."""
+    town.keys()  # the children are loaded now
+    dbsession.execute(insert(Node.__table__).values(type="Node", parent_id=town.id, name="tongzhi",
+                                                    path=f"{town.path}tongzhi/"))
+    assert unique_name(town, "tongzhi") == "tongzhi"  # what create used: the stale children
+    assert free_name(town, "tongzhi") == "tongzhi-2"
+    assert free_name(town, "other") == "other"
