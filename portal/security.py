@@ -193,6 +193,9 @@ def check_second_factor(request: Any, user: User, code: str) -> tuple[str | None
     failures are recorded and throttled like passwords, plus 10 wrong codes per account."""
     dbsession = request.dbsession
     attempt = _attempt(request, user.login, "code")
+    # read the last accepted step again under the login's lock: a parallel request with the same
+    # code may have used it since `user` was loaded (each code is accepted once)
+    dbsession.refresh(user)
     pair, codes, per_address = failure_counts(dbsession, user.login, attempt.address, kind="code",
                                               exclude=attempt.id)
     if pair >= MAX_FAILURES_PER_PAIR or per_address >= MAX_FAILURES_PER_ADDRESS \
