@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 from typing import Any
 
@@ -9,7 +10,7 @@ import colander
 import deform
 
 from .i18n import _
-from .sanitize import sanitize_html
+from .sanitize import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, sanitize_html
 
 LOCAL_TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
 # The years a date of the portal may have. Python's datetime stops at years 1 and 9999, so
@@ -31,10 +32,55 @@ def check_date_range(node: colander.SchemaNode, value: Any) -> None:
         raise colander.Invalid(node, DATE_OUT_OF_RANGE)
 
 
+# A tag that starts a block: text holding one was written as HTML (the editor always writes <p>).
+_BLOCK_TAG = re.compile(r"<\s*(p|div|h[1-6]|ul|ol|li|table|blockquote|pre|figure|hr|section|article)\b",
+                        re.IGNORECASE)
+_LINE_BREAKS = re.compile(r"\s*(?:\r\n|\r|\n)\s*")
+
+
+def text_to_paragraphs(value: Any) -> Any:
+    """Plain text (typed without the editor: JavaScript off, an API client) keeps its paragraphs:
+    every line becomes a <p>, blank lines only separate them. HTML with block tags is left as is."""
+    if not isinstance(value, str) or not value.strip() or _BLOCK_TAG.search(value):
+        return value
+    return "".join(f"<p>{line}</p>" for line in _LINE_BREAKS.split(value.strip()) if line)
+
+
+def prepare_rich_text(value: Any) -> Any:
+    """Paragraphs first, then the allowlist (portal.content sanitises once more when it writes)."""
+    return sanitize_html(text_to_paragraphs(value)) if isinstance(value, str) else value
+
+
+# TinyMCE (6, shipped with deform) in Chinese, offering only what portal.sanitize keeps: headings
+# h2-h4 (h1 is the page title), lists, links, tables and images by URL, and no style attributes
+# (valid_elements), so what the editor shows is what will be stored.
+TINYMCE_OPTIONS = {
+    "language": "zh-Hans",  # TinyMCE 6's name of zh_CN (langs/zh-Hans.js)
+    "menubar": False,
+    "branding": False,
+    "promotion": False,
+    "height": 400,
+    "plugins": "lists link table image autolink",
+    "toolbar": "undo redo | blocks | bold italic | bullist numlist | link image table | removeformat",
+    "block_formats": "Paragraph=p; Heading 2=h2; Heading 3=h3; Heading 4=h4",
+    "valid_elements": ",".join(f"{tag}[{'|'.join(sorted(ALLOWED_ATTRIBUTES[tag]))}]" if tag in ALLOWED_ATTRIBUTES
+                               else tag for tag in sorted(ALLOWED_TAGS)),
+    "table_default_attributes": {},
+    "table_default_styles": {},
+    "table_use_colgroups": False,
+    "link_target_list": False,
+    "link_default_protocol": "https",
+    "paste_data_images": False,
+    "convert_urls": False,  # links stay as written, not relative to the form's URL
+    "entity_encoding": "raw",
+}
+
+
 def rich_text(**kw: Any) -> colander.SchemaNode:
     """HTML that is sanitised on the way in, so what is stored is already safe to render."""
-    return colander.SchemaNode(colander.String(), preparer=sanitize_html, missing="",
-                               widget=deform.widget.RichTextWidget(delayed_load=False), **kw)
+    return colander.SchemaNode(colander.String(), preparer=prepare_rich_text, missing="",
+                               widget=deform.widget.RichTextWidget(delayed_load=False, options=TINYMCE_OPTIONS),
+                               **kw)
 
 
 def text_line(title: Any, missing: Any = "", max_length: int = 200, validator: Any = None,

@@ -47,9 +47,30 @@ def form_values(node: Node) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None and not isinstance(v, (dict, list))}
 
 
-def render(request: Any, form: deform.Form, html: str, title: Any) -> dict[str, Any]:
+# What every form page loads before its widgets' own resources: deform's widget scripts call
+# jQuery and deform.addCallback inline, and deform.js runs their callbacks (deform.load()) once the
+# page has loaded. deform 3 ships jQuery but no widget asks for it.
+BASE_SCRIPTS = ("deform:static/scripts/jquery-2.0.3.min.js", "deform:static/scripts/deform.js")
+# Widget scripts that need a translation loaded right after them (the asset spec of both).
+TRANSLATIONS = {"deform:static/pickadate/legacy.js": "deform:static/pickadate/translations/zh_CN.js"}
+
+
+def asset_urls(request: Any, form: deform.Form) -> dict[str, list[str]]:
+    """The URLs of the form's scripts and styles, in load order, each once.
+
+    deform gives asset specifications (`deform:static/...`); static_url maps them onto the
+    `static-deform` view (portal.forms), so they must not be prefixed again.
+    """
     resources = form.get_widget_resources()
-    return {"form": html, "title": title, "resources": resources}
+    scripts: list[str] = []
+    for spec in (*BASE_SCRIPTS, *resources["js"]):
+        scripts += [spec, TRANSLATIONS[spec]] if spec in TRANSLATIONS else [spec]
+    return {"js": [request.static_url(spec) for spec in dict.fromkeys(scripts)],
+            "css": [request.static_url(spec) for spec in dict.fromkeys(resources["css"])]}
+
+
+def render(request: Any, form: deform.Form, html: str, title: Any) -> dict[str, Any]:
+    return {"form": html, "title": title, "resources": asset_urls(request, form)}
 
 
 def field_error(form: deform.Form, error: ContentError) -> str:
