@@ -25,7 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from . import events
 from .i18n import _
-from .models import Node, Redirect, Revision, WorkflowEvent
+from .models import Node, Redirect, Revision, User, WorkflowEvent
 from .models.node import utcnow
 from .registry import TypeInfo, info_for, type_info
 from .sanitize import sanitize_html
@@ -229,6 +229,41 @@ def history(request: Any, node: Node) -> list[WorkflowEvent]:
     return list(request.dbsession.scalars(
         select(WorkflowEvent).where(WorkflowEvent.node_id == node.id).order_by(WorkflowEvent.at.desc(),
                                                                               WorkflowEvent.id.desc())))
+
+
+def rejections(request: Any, nodes: list[Node]) -> dict[int, WorkflowEvent]:
+    """The reviewer's rejection each node still carries, by node id, in one query: a private item
+    whose latest workflow event is a `reject` (until it is submitted again), and a published item
+    whose latest event rejected its change (until a new change waits for review). Editors would
+    otherwise see an ordinary draft and find the reason only in the history."""
+    ids = [n.id for n in nodes if n.state in ("private", "published") and n.id is not None]
+    if not ids:
+        return {}
+    latest = (select(func.max(WorkflowEvent.id)).where(WorkflowEvent.node_id.in_(ids))
+              .group_by(WorkflowEvent.node_id))
+    found = {e.node_id: e for e in request.dbsession.scalars(
+        select(WorkflowEvent).where(WorkflowEvent.id.in_(latest), WorkflowEvent.transition == "reject"))}
+    out = {}
+    for node in nodes:
+        event = found.get(node.id)
+        if event is None or event.to_state != node.state:
+            continue
+        if node.state == "published" and node.draft is not None and (node.draft_at or event.at) > event.at:
+            continue  # a new change waits for review
+        out[node.id] = event
+    return out
+
+
+def display_names(request: Any, logins: Any) -> dict[str, str]:
+    """Each login's display name (the full name, else the login), in one query: people know
+    their colleagues by name, not by account."""
+    wanted = {login for login in logins if login}
+    names = {login: login for login in wanted}
+    if wanted:
+        for login, fullname in request.dbsession.execute(
+                select(User.login, User.fullname).where(User.login.in_(wanted))):
+            names[login] = fullname or login
+    return names
 
 
 # -- writing: one savepoint per action -----------------------------------------------------------

@@ -3,18 +3,20 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import cached_property
+from types import SimpleNamespace
 from typing import Any
 
 from pyramid.csrf import get_csrf_token
 from pyramid.i18n import get_localizer
 from sqlalchemy import select
 
-from portal.content import REVISION_KINDS
+from portal.content import REVISION_KINDS, display_names, rejections
 from portal.i18n import _
 from portal.models import Node, Portal, Unit
 from portal.registry import addable_types, type_info
 from portal.schemas import to_local
 from portal.uploads import human_size
+from portal.views.contents import can_manage_contents
 from portal.workflow import STATES, TRANSITIONS, allowed_transitions
 
 
@@ -116,13 +118,26 @@ class Layout:
         tabs = [(_("View"), self.url(node), "view")]
         if self.can("edit"):
             tabs.append((_("Edit"), self.url(node, "@@edit"), "edit"))
-        if node.folderish and self.can("view"):
+        if node.folderish and self.can("view") and can_manage_contents(self.request, node):
             tabs.append((_("Contents"), self.url(node, "@@contents"), "contents"))
         if node.folderish and self.can("manage"):
             tabs.append((_("Sharing"), self.url(node, "@@sharing"), "sharing"))
         if self.can("history"):
             tabs.append((_("History"), self.url(node, "@@history"), "history"))
         return [(self.t(label), url) for label, url, _name in tabs]
+
+    @cached_property
+    def rejection(self) -> SimpleNamespace | None:
+        """The reviewer's rejection the item still carries (see portal.content.rejections), for the
+        banner of its page: shown to the people who may see its history, which records it."""
+        node = self.context
+        if node is None or self.user is None or node.parent_id is None or not self.can("history"):
+            return None
+        event = rejections(self.request, [node]).get(node.id)
+        if event is None:
+            return None
+        by = display_names(self.request, [event.actor]).get(event.actor or "", event.actor or "")
+        return SimpleNamespace(change=event.to_state == "published", by=by, at=event.at, comment=event.comment)
 
     @cached_property
     def transitions(self) -> list[Any]:

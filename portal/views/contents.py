@@ -26,10 +26,25 @@ def children_of(request: Any, context: Node) -> list[Node]:
     return [c for c in children if request.has_permission("view", c)]
 
 
+# The screen is for the people who can change something in the folder: add to it (a unit's editors:
+# a unit itself is the managers' to edit) or edit it (reorder). Anyone else would be shown
+# checkboxes and buttons that only lead to a refusal.
+CONTENTS_PERMISSIONS = ("add", "edit")
+
+
+def can_manage_contents(request: Any, context: Node) -> bool:
+    """Whether the request may use the contents screen of `context` (see CONTENTS_PERMISSIONS)."""
+    return any(request.has_permission(p, context) for p in CONTENTS_PERMISSIONS)
+
+
 @view_config(context=Node, name="contents", permission="view", renderer=template("contents.pt"))
 def contents(context: Node, request: Any) -> Any:
+    """`view` first: an item the request may not view is missing (404); then a refusal on any
+    method, GET included, answered like any other (the login form for an anonymous GET, else 403)."""
     if not context.folderish:
         return HTTPFound(request.resource_url(context))
+    if not can_manage_contents(request, context):
+        raise HTTPForbidden()
     if request.method == "POST":
         return contents_action(context, request)
     return {"children": children_of(request, context), "confirm_delete": None}

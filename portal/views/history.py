@@ -34,7 +34,9 @@ def history(context: Node, request: Any) -> Any:
         a, b = revision(request, context, request.params["a"]), revision(request, context, request.params["b"])
         changes = {"a": a, "b": b, "fields": diff_revisions(context.fields, a.data, b.data,
                                                                    info_for(request.registry, context).html_fields)}
-    return {"revisions": revs, "events": content.history(request, context), "changes": changes}
+    events = content.history(request, context)
+    names = content.display_names(request, [r.actor for r in revs] + [e.actor for e in events])
+    return {"revisions": revs, "events": events, "changes": changes, "names": names}
 
 
 @view_config(context=Node, name="restore", permission="edit", request_method="POST")

@@ -80,4 +80,8 @@ def my_items(context: Portal, request: Any) -> Any:
         .order_by(Node.modified.desc()).limit(500)).all()
     prefetch_local_roles(request, nodes)
     # an item they may no longer view (their roles there were revoked) is not theirs to list
-    return {"items": [n for n in nodes if request.has_permission("view", n)]}
+    items = [n for n in nodes if request.has_permission("view", n)]
+    # a rejection is shown where the user may see the item's history (whose comments it quotes)
+    rejected = content.rejections(request, [n for n in items if request.has_permission("history", n)])
+    names = content.display_names(request, [e.actor for e in rejected.values()])
+    return {"items": items, "rejected": rejected, "names": names}

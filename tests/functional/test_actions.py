@@ -245,10 +245,11 @@ def test_pages_show_the_actions_forbidden_as_403(testapp, dbsession, users, town
 
 # -- the unexpected: a themed, logged 500 --------------------------------------------------------------
 
-def test_an_unexpected_error_is_a_themed_logged_500_page(testapp, town, monkeypatch, caplog):
+def test_an_unexpected_error_is_a_themed_logged_500_page(testapp, users, town, monkeypatch, caplog):
     def broken(request: Any, context: Node) -> list[Node]:
         raise RuntimeError("secret detail of the failure")
 
+    login(testapp, "editor")  # the contents screen is for the unit's editors
     monkeypatch.setattr("portal.views.contents.children_of", broken)
     with caplog.at_level(logging.ERROR, logger="portal.views.errors"):
         res = testapp.get(f"{town.path}@@contents", status=500)
@@ -259,11 +260,12 @@ def test_an_unexpected_error_is_a_themed_logged_500_page(testapp, town, monkeypa
     assert record.exc_info and "secret detail" in str(record.exc_info[1])
 
 
-def test_a_database_error_still_gets_the_themed_page(testapp, town, monkeypatch):
+def test_a_database_error_still_gets_the_themed_page(testapp, users, town, monkeypatch):
     def broken(request: Any, context: Node) -> list[Node]:
         request.dbsession.execute(text("SELECT no_such_column FROM no_such_table"))
         return []
 
+    login(testapp, "editor")  # the contents screen is for the unit's editors
     monkeypatch.setattr("portal.views.contents.children_of", broken)
     res = testapp.get(f"{town.path}@@contents", status=500)
     assert "黄梅县人民政府" in res.text and "no_such_table" not in res.text
