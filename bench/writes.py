@@ -32,7 +32,6 @@ import http.client
 import json
 import logging
 import shutil
-import statistics
 import sys
 import tempfile
 import threading
@@ -50,11 +49,11 @@ sys.path.insert(0, str(ROOT))
 
 from content_types.disclosure import Disclosure  # noqa: E402
 from portal import main as make_app  # noqa: E402
-from portal.accounts import add_user, ensure_groups  # noqa: E402
-from portal.cli import make_request  # noqa: E402
+from portal.accounts import add_user  # noqa: E402
+from portal.cli import app_request  # noqa: E402
 from portal.migrate import upgrade  # noqa: E402
 from portal.models import Node, Unit, get_engine, get_tm_session  # noqa: E402
-from portal.units import ensure_root, load_units, read_unit_list  # noqa: E402
+from portal.units import set_up_site  # noqa: E402
 
 PASSWORD = "bench-password-42"
 UNIT = "黄梅镇"
@@ -82,13 +81,9 @@ def prepare(settings: dict[str, Any], clients: int) -> Any:
     upgrade(engine)
     engine.dispose()
     app = make_app({}, **settings)
-    tm = transaction.TransactionManager(explicit=True)
-    with tm:
-        session = get_tm_session(app.registry["dbsession_factory"], tm)
-        request = make_request(app.registry, {"tm.manager": tm, "app.dbsession": session})
-        root = ensure_root(session)
-        ensure_groups(session)
-        load_units(session, root, read_unit_list(), request=request)
+    with app_request(app.registry) as request:
+        session = request.dbsession
+        set_up_site(request)
         for i in range(clients):
             add_user(session, f"bench-editor-{i}", PASSWORD, [], [UNIT] + ([OTHER_UNIT] if i == 0 else []),
                      request=request)

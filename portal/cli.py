@@ -20,12 +20,12 @@ from sqlalchemy import select
 
 from . import main as make_app
 from . import accounts
-from .accounts import AccountError, add_user, ensure_groups
+from .accounts import AccountError, add_user
 from .models import LocalRole, Node, Unit, User, get_engine
 from .security import act_as
 
 # act_as is portal.security's; scripts and tests have imported it from here.
-__all__ = ["CommandError", "act_as", "main", "make_request", "script_request"]
+__all__ = ["CommandError", "act_as", "app_request", "main", "make_request", "script_request"]
 
 
 class CommandError(Exception):
@@ -43,8 +43,16 @@ def script_request(config_uri: str, drain_search: bool = True) -> Iterator[Any]:
     settings = get_appsettings(config_uri)
     if not drain_search:
         settings["search.drain_on_start"] = "false"
-    request = make_request(make_app({}, **settings).registry)
-    manager.push({"registry": request.registry, "request": request})
+    with app_request(make_app({}, **settings).registry) as request:
+        yield request
+
+
+@contextmanager
+def app_request(registry: Any) -> Iterator[Any]:
+    """A request of a built app, inside one transaction (committed unless an error escapes): the
+    CLI's commands and the set-up of test and benchmark servers."""
+    request = make_request(registry)
+    manager.push({"registry": registry, "request": request})
     try:
         with request.tm:
             yield request
@@ -62,16 +70,14 @@ def make_request(registry: Any, environ: dict[str, Any] | None = None) -> Reques
 
 def cmd_init(args: argparse.Namespace) -> None:
     from .migrate import upgrade
-    from .units import ensure_root, load_units, read_unit_list
+    from .units import set_up_site
 
     settings = get_appsettings(args.config)
     engine = get_engine(settings)
     upgrade(engine)
     print(f"database ready: {engine.url.render_as_string(hide_password=True)}")
     with script_request(args.config) as request:
-        root = ensure_root(request.dbsession)
-        ensure_groups(request.dbsession)
-        report = load_units(request.dbsession, root, read_unit_list(), request=request)
+        report = set_up_site(request)
     print(f"units: {len(report.created)} created, {len(report.existing)} already there")
     for title in report.duplicates:
         print(f"note: the unit list names {title} more than once; loaded it once")

@@ -106,6 +106,16 @@ def load_units(dbsession: Any, root: Portal, rows: list[dict[str, str]], request
     return report
 
 
+def set_up_site(request: Any) -> LoadReport:
+    """The portal root, the staff groups and the units of the county plan (what `portal init`
+    loads; idempotent)."""
+    from .accounts import ensure_groups  # accounts sits above units
+
+    root = ensure_root(request.dbsession)
+    ensure_groups(request.dbsession)
+    return load_units(request.dbsession, root, read_unit_list(), request=request)
+
+
 def includeme(config: Any) -> None:
     config.add_content_type(TypeInfo("Unit", _("Unit site"), Unit, unit_schema, addable_to=("Portal",),
                                      add_permission="manage", searchable=False))

@@ -17,12 +17,12 @@ import webtest
 from sqlalchemy import select
 
 from portal import main
-from portal.accounts import add_user, ensure_groups
-from portal.cli import make_request
+from portal.accounts import add_user
+from portal.cli import app_request, make_request
 from portal.migrate import upgrade
 from portal.models import Unit, get_engine, get_tm_session
 from portal.security import act_as
-from portal.units import ensure_root, load_units, read_unit_list
+from portal.units import set_up_site
 
 PASSWORD = "correct-horse-42"
 
@@ -75,13 +75,8 @@ def engine(app_settings: dict[str, Any]) -> Any:
 @pytest.fixture(scope="session")
 def app(app_settings: dict[str, Any], engine: Any) -> Any:
     app = main({}, **{**app_settings, "portal.engine": engine})
-    tm = transaction.TransactionManager(explicit=True)
-    with tm:
-        session = get_tm_session(app.registry["dbsession_factory"], tm)
-        request = make_request(app.registry, {"tm.manager": tm, "app.dbsession": session})
-        root = ensure_root(session)
-        ensure_groups(session)
-        load_units(session, root, read_unit_list(), request=request)
+    with app_request(app.registry) as request:
+        set_up_site(request)
     return app
 
 

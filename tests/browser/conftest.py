@@ -211,12 +211,12 @@ def portal_server(tmp_path_factory: Any) -> Iterator[PortalServer]:
     from waitress.server import create_server
 
     from portal import main
-    from portal.accounts import add_user, ensure_groups
+    from portal.accounts import add_user
     from portal.blobs import BlobStore
-    from portal.cli import make_request
+    from portal.cli import app_request
     from portal.migrate import upgrade
-    from portal.models import get_engine, get_tm_session
-    from portal.units import ensure_root, load_units, read_unit_list
+    from portal.models import get_engine
+    from portal.units import set_up_site
 
     base = tmp_path_factory.mktemp("browser-portal")
     settings = {
@@ -233,22 +233,12 @@ def portal_server(tmp_path_factory: Any) -> Iterator[PortalServer]:
     engine = get_engine(settings)
     upgrade(engine)
     app = main({}, **{**settings, "portal.engine": engine})
-    from pyramid.threadlocal import manager
-
-    tm = transaction.TransactionManager(explicit=True)
-    manager.push({"registry": app.registry, "request": None})
-    try:
-        with tm:
-            session = get_tm_session(app.registry["dbsession_factory"], tm)
-            request = make_request(app.registry, {"tm.manager": tm, "app.dbsession": session})
-            root = ensure_root(session)
-            ensure_groups(session)
-            load_units(session, root, read_unit_list(), request=request)
-            add_user(session, "editor", PASSWORD, [], ["黄梅镇"])
-            add_user(session, "reviewer", PASSWORD, ["reviewers"], [])
-            add_user(session, "manager", PASSWORD, ["managers"], [])
-    finally:
-        manager.pop()
+    with app_request(app.registry) as request:
+        session = request.dbsession
+        set_up_site(request)
+        add_user(session, "editor", PASSWORD, [], ["黄梅镇"])
+        add_user(session, "reviewer", PASSWORD, ["reviewers"], [])
+        add_user(session, "manager", PASSWORD, ["managers"], [])
 
     log: list[tuple[str, str, int]] = []
     server = create_server(RequestLog(app, log), host="127.0.0.1", port=0, threads=4, ident="portal-test")

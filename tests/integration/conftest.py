@@ -23,18 +23,17 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-import transaction
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import Engine
 from waitress.server import create_server
 from whoosh import index as whoosh_index
 
 from portal import main
-from portal.accounts import add_user, ensure_groups
-from portal.cli import make_request
+from portal.accounts import add_user
+from portal.cli import app_request
 from portal.migrate import upgrade
-from portal.models import get_engine, get_tm_session
-from portal.units import ensure_root, load_units, read_unit_list
+from portal.models import get_engine
+from portal.units import set_up_site
 from search.backend import prepare_document
 from search.indexer import all_documents
 from tests.conftest import PASSWORD
@@ -122,13 +121,9 @@ def live_portal(database_url: str, tmp_path: Path) -> Iterator[LivePortal]:
     engine = get_engine(settings)
     upgrade(engine)
     app = main({}, **{**settings, "portal.engine": engine})
-    tm = transaction.TransactionManager(explicit=True)
-    with tm:
-        session = get_tm_session(app.registry["dbsession_factory"], tm)
-        request = make_request(app.registry, {"tm.manager": tm, "app.dbsession": session})
-        root = ensure_root(session)
-        ensure_groups(session)
-        load_units(session, root, read_unit_list(), request=request)
+    with app_request(app.registry) as request:
+        session = request.dbsession
+        set_up_site(request)
         for login in EDITORS:
             add_user(session, login, PASSWORD, [], [TOWN], request=request)
         add_user(session, REVIEWER, PASSWORD, ["reviewers"], [], request=request)
