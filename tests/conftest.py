@@ -50,18 +50,27 @@ def db_url(db_kind: str, tmp_path_factory: Any) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def app_settings(db_url: str, tmp_path_factory: Any) -> dict[str, Any]:
+    return test_settings(db_url, tmp_path_factory.mktemp("blobs"), tmp_path_factory.mktemp("index"))
+
+
+def test_settings(db_url: str, blobs: Path, index: Path, **more: str) -> dict[str, Any]:
+    """The settings of every test app (in-process, live servers, the browser's)."""
     return {
         "sqlalchemy.url": db_url,
         "portal.session_secret": "test-secret-" + "x" * 40,
-        "portal.blobs_dir": str(tmp_path_factory.mktemp("blobs")),
+        "portal.blobs_dir": str(blobs),
         "portal.max_upload_size": "2MB",
-        "search.index_dir": str(tmp_path_factory.mktemp("index")),
+        "search.index_dir": str(index),
         "pyramid.default_locale_name": "zh_CN",
         # argon2 at production cost takes ~0.5 s a hash here; tests hash dozens of passwords
         "portal.argon2_time_cost": "1",
         "portal.argon2_memory_cost": "1024",
         "portal.argon2_parallelism": "1",
+        **more,
     }
+
+
+test_settings.__test__ = False  # a helper, not a test
 
 
 @pytest.fixture(scope="session")

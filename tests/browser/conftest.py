@@ -217,19 +217,10 @@ def portal_server(tmp_path_factory: Any) -> Iterator[PortalServer]:
     from portal.migrate import upgrade
     from portal.models import get_engine
     from portal.units import set_up_site
+    from tests.conftest import test_settings
 
     base = tmp_path_factory.mktemp("browser-portal")
-    settings = {
-        "sqlalchemy.url": f"sqlite:///{base / 'portal.db'}",
-        "portal.session_secret": "browser-test-secret-" + "x" * 40,
-        "portal.blobs_dir": str(base / "blobs"),
-        "portal.max_upload_size": "2MB",
-        "search.index_dir": str(base / "index"),
-        "pyramid.default_locale_name": "zh_CN",
-        "portal.argon2_time_cost": "1",
-        "portal.argon2_memory_cost": "1024",
-        "portal.argon2_parallelism": "1",
-    }
+    settings = test_settings(f"sqlite:///{base / 'portal.db'}", base / "blobs", base / "index")
     engine = get_engine(settings)
     upgrade(engine)
     app = main({}, **{**settings, "portal.engine": engine})

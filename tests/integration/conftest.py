@@ -36,7 +36,7 @@ from portal.models import get_engine
 from portal.units import set_up_site
 from search.backend import prepare_document
 from search.indexer import all_documents
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, test_settings
 
 EDITORS = tuple(f"editor{i}" for i in range(1, 7))
 REVIEWER = "reviewer"
@@ -105,19 +105,8 @@ def database_url(db_kind: str, db_url: str, tmp_path: Path) -> Iterator[str]:
 def live_portal(database_url: str, tmp_path: Path) -> Iterator[LivePortal]:
     ini = tmp_path / "live.ini"
     ini.write_text(INI.format(db=database_url, blobs=tmp_path / "blobs", index=tmp_path / "index"), "utf-8")
-    settings = {
-        "sqlalchemy.url": database_url,
-        "retry.attempts": "3",
-        "portal.session_secret": "integration-test-secret-0123456789-0123456789",
-        "portal.blobs_dir": str(tmp_path / "blobs"),
-        "portal.max_upload_size": "2MB",
-        "portal.argon2_time_cost": "1",
-        "portal.argon2_memory_cost": "1024",
-        "portal.argon2_parallelism": "1",
-        "search.index_dir": str(tmp_path / "index"),
-        "search.drain_after_commit": "true",
-        "pyramid.default_locale_name": "zh_CN",
-    }
+    settings = test_settings(database_url, tmp_path / "blobs", tmp_path / "index",
+                             **{"retry.attempts": "3", "search.drain_after_commit": "true"})
     engine = get_engine(settings)
     upgrade(engine)
     app = main({}, **{**settings, "portal.engine": engine})

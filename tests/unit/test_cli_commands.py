@@ -3,8 +3,6 @@ the listing commands leave the search outbox alone, and the demo command of cont
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 from typing import Any
 
 import pytest
@@ -13,10 +11,11 @@ from sqlalchemy.orm import Session
 
 from content_types import demo
 from content_types.disclosure_catalogue import GUIDE_NAME
-from portal.cli import main, script_request
+from portal.cli import script_request
 from portal.models import Node
 from search.outbox import SearchOutbox
 from tests.unit.test_cli import INI
+from tests.unit.test_search_cli import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +36,7 @@ def db(env: dict[str, Any]) -> Any:
     engine.dispose()
 
 
-def run(ini: str, *args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["-c", ini, *args])
-    return code, out.getvalue(), err.getvalue()
+run = run_cli
 
 
 def waiting(db: Session) -> int:
