@@ -20,6 +20,7 @@ to enrolment right after its password and can do nothing else until it has enrol
 """
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -52,6 +53,19 @@ def digest(token: str) -> str:
 def new_secret() -> str:
     """160 random bits, as RFC 4226 recommends, in base32 for authenticator apps."""
     return pyotp.random_base32(32)
+
+
+def pending_secret(request: Any, session_digest: str, nonce: str) -> str:
+    """The secret of an enrolment in progress, derived rather than stored.
+
+    The browser's cookie session holds only `nonce` (random, worthless alone); the secret is an
+    HMAC of it and the server-side session under the portal's secret key, so neither the cookie
+    nor the database tells it, and a GET that shows it writes nothing. A new nonce (after an
+    enrolment, or after the factor is removed) gives a new secret.
+    """
+    key = hashlib.sha256(b"portal.second_factor.enrol:" + portal_settings(request.registry).session_secret.encode())
+    mac = hmac.new(key.digest(), f"{session_digest}:{nonce}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(mac[:20]).decode()  # 160 bits, 32 base32 characters, as new_secret()
 
 
 def issuer(dbsession: Any) -> str:

@@ -5,12 +5,14 @@ and API tokens to end, second factor to reset, disable and enable).
 `@@second-factor` is also the enrolment step of a login (portal.views.auth): a session waiting
 there has no identity, so this view checks the session itself instead of a permission. Pages
 that show a secret or recovery codes are sent with `Cache-Control: no-store`. The secret of an
-enrolment in progress waits in the (signed, HttpOnly) cookie session, not in the database: the
-page that shows it is a GET, and reading requests do not write; it is shown to the same browser
-anyway, and counts for nothing until a code of it confirms it.
+enrolment in progress is stored nowhere: the cookie session holds a random nonce, and the secret is
+derived from it and the server-side session (second_factor.pending_secret), so the page that shows
+it can be a GET (reading requests do not write) and the cookie alone does not tell it; it counts
+for nothing until a code of it confirms it.
 """
 from __future__ import annotations
 
+import secrets
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,7 +31,7 @@ from . import flash, template
 from .auth import THROTTLED, safe_came_from
 
 
-PENDING_SECRET = "totp_pending"  # in the cookie session
+PENDING_NONCE = "totp_pending_nonce"  # in the cookie session; see second_factor.pending_secret
 
 
 def _no_store(request: Any) -> None:
@@ -58,12 +60,13 @@ def second_factor_view(context: Portal, request: Any) -> Any:
     result: dict[str, Any] = {"user": user, "session": session, "required": required, "came_from": came_from,
                               "codes": None, "error": None, "qr": None, "secret": None}
     action = request.POST.get("action") if request.method == "POST" else None
-    pending = request.session.get(PENDING_SECRET)
+    nonce = request.session.get(PENDING_NONCE)
+    pending = second_factor.pending_secret(request, session.digest, nonce) if isinstance(nonce, str) else None
     if action == "enrol" and not user.has_second_factor and isinstance(pending, str):
         step = second_factor.matching_step(pending, request.POST.get("code", ""))
         if step is not None:
             codes = second_factor.enrol(dbsession, user, pending, step)
-            request.session.pop(PENDING_SECRET, None)
+            request.session.pop(PENDING_NONCE, None)
             audit.record(request, "second_factor.enrolled", user.principal, actor=user.login)
             if session.stage == "enrol":  # the login goes on: a full session in a new cookie
                 audit.record(request, "login", user.principal, {"second_factor": "totp"}, actor=user.login)
@@ -89,8 +92,9 @@ def second_factor_view(context: Portal, request: Any) -> Any:
             flash(request, _("Your second factor was removed."))
             return HTTPFound(request.application_url + "/@@second-factor")
     if not user.has_second_factor:
-        if not isinstance(pending, str):
-            pending = request.session[PENDING_SECRET] = second_factor.new_secret()
+        if pending is None:
+            nonce = request.session[PENDING_NONCE] = secrets.token_urlsafe(16)
+            pending = second_factor.pending_secret(request, session.digest, nonce)
         uri = second_factor.provisioning_uri(user, pending, second_factor.issuer(dbsession))
         result.update(qr=second_factor.qr_svg(uri), secret=second_factor.grouped(pending))
     else:

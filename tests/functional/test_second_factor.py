@@ -111,6 +111,21 @@ def test_the_enrolment_session_is_a_new_one(testapp, dbsession, users):
     assert stages == ["full"]
 
 
+def test_the_secret_being_enrolled_is_not_in_the_cookie(testapp, dbsession, users):
+    """The cookie session carries a nonce only: the secret is derived on the server."""
+    import base64
+
+    page = password_step(testapp, "reviewer").follow()
+    secret = re.search(r'<code class="secret">([A-Z2-7 ]+)</code>', page.text).group(1).replace(" ", "")
+    cookies = "".join(testapp.cookies.values())
+    decoded = b"".join(base64.urlsafe_b64decode(c + "=" * (-len(c) % 4)) for c in re.findall(r"[\w-]{20,}", cookies))
+    assert secret not in cookies and secret.encode() not in decoded
+    shown = second_factor.grouped(secret)
+    assert shown in testapp.get("/@@second-factor").text  # the same secret again, from the nonce
+    other = password_step(testapp, "reviewer").follow()  # another login: another secret
+    assert shown not in other.text
+
+
 def test_a_login_waiting_for_its_step_expires(testapp, dbsession, users):
     password_step(testapp, "manager")
     (row,) = dbsession.scalars(select(UserSession).where(UserSession.user_id == users["manager"].id)).all()
