@@ -20,7 +20,7 @@ from portal.i18n import _
 from portal.models import Base, Node
 from portal.registry import TypeInfo
 from portal.schemas import LOCAL_TZ, add_dates, base_schema, check_dates, choice, rich_text, text_line
-from portal.uploads import MemoryTmpStore, Upload
+from portal.uploads import file_list_node
 from portal.views.pages import item_view
 
 from .folder import CONTAINERS
@@ -122,8 +122,8 @@ def schema(request: Any, node: Node | None = None) -> colander.SchemaNode:
                               missing=None, widget=deform.widget.DateInputWidget()))
     s.add(choice(_("Subject class (主题分类)"), SUBJECTS, name="subject"))
     s.add(choice(_("Genre (体裁)"), GENRES, name="genre"))
-    s.add(choice(_("Disclosure mode (公开方式)"), MODES, name="disclosure_mode", missing="主动公开"))
-    s.add(choice(_("Validity (有效性)"), VALIDITY, name="validity", missing=IN_FORCE))
+    s.add(choice(_("Disclosure mode (公开方式)"), MODES, name="disclosure_mode", missing="主动公开", default="主动公开"))
+    s.add(choice(_("Validity (有效性)"), VALIDITY, name="validity", missing=IN_FORCE, default=IN_FORCE))
     s.add(text_line(_("Superseded by (索引号)"), name="superseded_by", max_length=80,
                     validator=superseding_exists(request),
                     description=_("The index number of the document that replaces this one")))
@@ -131,32 +131,7 @@ def schema(request: Any, node: Node | None = None) -> colander.SchemaNode:
     s.add(colander.SchemaNode(colander.String(), name="summary", title=_("Summary of content (内容概述)"),
                               missing="", widget=deform.widget.TextAreaWidget(rows=4)))
     s.add(rich_text(name="body", title=_("Body")))
-    attachments = colander.SchemaNode(colander.Sequence(), colander.SchemaNode(
-        Upload(request), name="attachment", title=_("Attachment"), missing=colander.null,
-        widget=deform.widget.FileUploadWidget(MemoryTmpStore())),
-        name="attachments", title=_("Attachments"), missing=Ellipsis,
-        widget=deform.widget.SequenceWidget(min_len=0, default_items=1))
-    s.add(attachments)
-    current = (getattr(node, "attachments", None) or []) if node is not None else []
-    if current:
-        s.add(colander.SchemaNode(
-            colander.Set(), name="remove_attachments", title=_("Remove attachments"), missing=set(),
-            widget=deform.widget.CheckboxChoiceWidget(values=[(a["hash"], a["filename"]) for a in current])))
-
-    def combine(value: Any) -> Any:
-        """Form uploads add to the current attachments; the API sends the whole list."""
-        if not isinstance(value, dict):
-            return value
-        new = value.get("attachments")
-        if isinstance(new, list):
-            new = [a for a in new if isinstance(a, dict)]
-            if "remove_attachments" in value:
-                removed = value.pop("remove_attachments") or set()
-                new = [a for a in current if a["hash"] not in removed] + new
-            value["attachments"] = new
-        return value
-
-    s.preparer = combine
+    s.add(file_list_node(request, "attachments", _("Attachments"), node))
     s.validator = check_dates
     return add_dates(s)
 
@@ -176,6 +151,7 @@ def superseding_exists(request: Any) -> Any:
 def includeme(config: Any) -> None:
     config.add_content_type(TypeInfo(
         "Disclosure", _("Disclosure document"), Disclosure, schema, addable_to=CONTAINERS, dated=True,
+        belongs_in=("信息公开", "政策文件"),
         template="themes:default/templates/disclosure.pt", view=disclosure_view, html_fields=("body",),
         text_fields=("summary", "body"), file_fields=("attachments",), index=index_fields))
     config.add_subscriber(assign_index_number, ObjectAdded)

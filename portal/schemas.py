@@ -58,8 +58,11 @@ TINYMCE_OPTIONS = {
     "language": "zh-Hans",  # TinyMCE 6's name of zh_CN (langs/zh-Hans.js)
     "menubar": False,
     "branding": False,
+    # no status bar: its element path and resize handle carry ARIA attributes that axe-core rejects
+    # (aria-level on a button, aria-label on a div without a role; TinyMCE 6.7.3)
+    "statusbar": False,
     "promotion": False,
-    "height": 400,
+    "height": 360,
     "plugins": "lists link table image autolink",
     "toolbar": "undo redo | blocks | bold italic | bullist numlist | link image table | removeformat",
     "block_formats": "Paragraph=p; Heading 2=h2; Heading 3=h3; Heading 4=h4",

@@ -25,11 +25,17 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import json
 import ntpath
 import re
+import secrets
+import shutil
 import struct
+import time
 import unicodedata
 import zipfile
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import colander
@@ -325,8 +331,14 @@ class Upload(colander.SchemaType):
     def deserialize(self, node: colander.SchemaNode, cstruct: Any) -> Any:
         if cstruct in (colander.null, None, ""):
             return colander.null
+        if isinstance(cstruct, KeptFile) and "hash" in cstruct:  # a file the item has (FileListWidget)
+            return dict(cstruct)
         limit = portal_settings(self.request.registry).max_upload_size
-        data, filename = self._read(node, cstruct, limit)
+        try:
+            data, filename = self._read(node, cstruct, limit)
+        finally:
+            if isinstance(cstruct, KeptFile) and cstruct.get("fp") is not None:
+                cstruct["fp"].close()  # a stashed file, opened for this request
         if len(data) > limit:
             raise colander.Invalid(node, _("The file is larger than the limit of ${limit}",
                                            mapping={"limit": human_size(limit)}))
@@ -350,22 +362,310 @@ class Upload(colander.SchemaType):
         except BlobTooLarge:
             raise colander.Invalid(node, _("The file is larger than the limit of ${limit}",
                                            mapping={"limit": human_size(limit)})) from None
+        if isinstance(cstruct, dict) and isinstance(cstruct.get("title"), str):  # forms; the API may send one
+            ref["title"] = clean_title(cstruct["title"], filename)
         return {"hash": digest, "filename": filename, "content_type": ctype, "size": size, **ref}
 
 
-class MemoryTmpStore(dict):
-    """deform's upload widget wants a store; a re-shown form simply asks for the file again."""
+def upload_node(request: Any, name: str, title: Any, image: bool = False, required: bool = True,
+                existing: Any = None) -> colander.SchemaNode:
+    """An upload field; when editing, leaving it empty keeps the current file (`...`). A file
+    chosen in a form that is refused for another field is kept (StashTmpStore)."""
+    missing: Any = colander.required if (required and existing is None) else Ellipsis
+    current = getattr(existing, name, None) if existing is not None else None
+    description = _("Current file: ${name}", mapping={"name": current["filename"]}) if current else ""
+    limit = human_size(portal_settings(request.registry).max_upload_size)
+    description = _("${current} Up to ${limit}.", mapping={"current": request.localizer.translate(description),
+                                                           "limit": limit}) if description else \
+        _("Up to ${limit}.", mapping={"limit": limit})
+    return colander.SchemaNode(Upload(request, image=image), name=name, title=title, missing=missing,
+                               description=description,
+                               widget=deform.widget.FileUploadWidget(StashTmpStore(request),
+                                                                     template="file_upload_kept"))
+
+
+# -- files kept across a refused form ---------------------------------------------------------------
+
+STASH_HOURS = 24  # how long a file of a refused form waits for the form to be sent again
+_STASH_UID = re.compile(r"[A-Za-z0-9_-]{22}")
+
+
+class UploadStash:
+    """The files of a form that was refused for another field's sake, kept until it is sent again.
+
+    Why not deform's tmpstore in memory: a refused request is rolled back (its blobs are removed,
+    portal.blobs) and the next request may be served by another thread or process, so the bytes
+    are kept on disk next to the blobs (`<blobs>/stash/`, the same shared storage a second app
+    process uses), under a random 128-bit name and with the login of the user who sent them: a
+    name seen by someone else opens nothing. Only files that passed every check are kept, so a
+    refused file (too large, a type not accepted) leaves nothing behind. Kept files older than
+    STASH_HOURS are removed whenever another one is kept.
+    """
+
+    def __init__(self, root: Any, owner: str | None) -> None:
+        self.dir = Path(root) / "stash"
+        self.owner = owner or ""
+
+    def _paths(self, uid: str) -> tuple[Path, Path]:
+        return self.dir / f"{uid}.bin", self.dir / f"{uid}.json"
+
+    def keep(self, fp: Any, filename: str) -> str:
+        """Copy the upload `fp` (from its start) into the stash; its uid."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.purge()
+        uid = secrets.token_urlsafe(16)
+        data_path, meta_path = self._paths(uid)
+        fp.seek(0)
+        with open(data_path, "xb") as out:
+            shutil.copyfileobj(fp, out)
+            size = out.tell()
+        meta_path.write_text(json.dumps({"filename": filename, "size": size, "owner": self.owner}),
+                             encoding="utf-8")
+        return uid
+
+    def load(self, uid: Any) -> dict[str, Any] | None:
+        """`{"fp", "filename", "size"}` of a kept file of this user, or None (unknown, expired, another's)."""
+        if not isinstance(uid, str) or not _STASH_UID.fullmatch(uid):
+            return None
+        data_path, meta_path = self._paths(uid)
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if meta.get("owner") != self.owner or time.time() - meta_path.stat().st_mtime > STASH_HOURS * 3600:
+                return None
+            return {"fp": open(data_path, "rb"), "filename": meta["filename"], "size": meta.get("size")}
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def purge(self) -> None:
+        limit = time.time() - STASH_HOURS * 3600
+        for path in self.dir.glob("*.*"):
+            try:
+                if path.stat().st_mtime < limit:
+                    path.unlink()
+            except OSError:
+                pass
+
+
+def upload_stash(request: Any) -> UploadStash:
+    return UploadStash(request.registry["blobstore"].root, request.authenticated_userid)
+
+
+class KeptFile(dict):
+    """A file the item already has (or one kept in the stash, `uid`), as a form sends it back.
+
+    A class of its own, never a plain dict: JSON bodies only make plain dicts, so an API client
+    cannot name a blob by its hash and have it attached (only files the item holds are kept).
+    """
+
+
+def default_title(filename: str) -> str:
+    """An attachment's title when the editor gives none: the file name without its extension."""
+    stem, dot, ext = filename.rpartition(".")
+    return stem if dot and stem else filename
+
+
+def clean_title(value: Any, filename: str) -> str:
+    title = " ".join(value.split()) if isinstance(value, str) else ""
+    return title[:MAX_FILENAME] or default_title(filename)
+
+
+class FileListWidget(deform.widget.Widget):
+    """Several files in one field: the current ones with their title, order and a remove box, and
+    a file input taking many files at once. Works without JavaScript (forms.js adds title fields
+    for the files just chosen, moving rows up and down and an early size warning).
+
+    The cstruct is the whole list in its new order: KeptFile items (files the item has, or files
+    kept in the UploadStash from a refused submission) and new uploads `{"fp", "filename",
+    "title"}`; portal.uploads.Upload turns each into a blob reference with its "title".
+    """
+
+    template = "file_list"
+    category = "default"
+
+    def __init__(self, request: Any, current: list[dict[str, Any]] | None = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.request = request
+        self.current = [ref for ref in (current or []) if isinstance(ref, dict) and "hash" in ref]
+
+    @property
+    def limit(self) -> int:
+        return portal_settings(self.request.registry).max_upload_size
+
+    def rows(self, field: Any, cstruct: Any) -> list[SimpleNamespace]:
+        """What the template shows, one row per file, with the errors of its position."""
+        if cstruct in (colander.null, None):
+            cstruct = [KeptFile(ref) for ref in self.current]
+        errors: dict[int, list[str]] = {}
+        if field.error is not None:
+            for child in field.error.children:
+                errors.setdefault(child.pos, []).extend(str(field.translate(m)) for m in child.messages())
+        rows = []
+        for pos, item in enumerate(cstruct):
+            if not isinstance(item, dict):
+                continue
+            filename = item.get("filename") or ""
+            if isinstance(item, KeptFile):
+                key = f"s:{item['uid']}" if "uid" in item else f"k:{item.get('hash', '')}"
+            else:
+                key = ""  # a new upload that was refused: shown with its error, not sent again
+            size = item.get("size")
+            rows.append(SimpleNamespace(
+                key=key, filename=filename, title=item.get("title") or default_title(filename),
+                size=human_size(size) if isinstance(size, int) else "", errors=errors.get(pos, []),
+                kept=bool(key), order=0))
+        for order, row in enumerate((row for row in rows if row.kept), start=1):
+            row.order = order
+        return rows
+
+    def serialize(self, field: Any, cstruct: Any, **kw: Any) -> str:
+        values = self.get_template_values(field, cstruct, kw)
+        limit = human_size(self.limit)
+        texts = {  # for forms.js, which has no catalog of its own
+            "data-msg-chosen": _("Files chosen (uploaded when the form is saved):"),
+            "data-msg-title": _("Title"),
+            "data-msg-too-large": _("“{name}” is larger than the limit of ${limit}: it will not be uploaded",
+                                    mapping={"limit": limit}),
+            "data-msg-up": _("Move up"),
+            "data-msg-down": _("Move down"),
+        }
+        values.update(rows=self.rows(field, cstruct), limit=limit,
+                      texts={k: field.translate(v) for k, v in texts.items()},
+                      accept=",".join("." + ext for ext in (*FILE_TYPES, *EXTENSION_ALIASES)))
+        return field.renderer(self.template, **values)
+
+    def deserialize(self, field: Any, pstruct: Any) -> Any:
+        if pstruct is colander.null or not isinstance(pstruct, dict):
+            return colander.null
+        stash = upload_stash(self.request)
+        kept: list[tuple[float, int, KeptFile]] = []
+        unused = list(self.current)
+        items = pstruct.get("items") or []
+        for n, row in enumerate(items if isinstance(items, list) else []):
+            if not isinstance(row, dict) or row.get("remove"):
+                continue
+            key = row.get("key") if isinstance(row.get("key"), str) else ""
+            item: KeptFile | None = None
+            if key.startswith("k:"):
+                ref = next((r for r in unused if r["hash"] == key[2:]), None)
+                if ref is not None:
+                    unused.remove(ref)
+                    item = KeptFile(ref)
+            elif key.startswith("s:"):
+                loaded = stash.load(key[2:])
+                if loaded is not None:
+                    item = KeptFile(loaded, uid=key[2:])
+            if item is None:
+                continue  # not a file of this item (any more): nothing to keep
+            item["title"] = clean_title(row.get("title"), item["filename"])
+            try:
+                order = float(row.get("order") or n + 1)
+            except (TypeError, ValueError):
+                order = n + 1
+            kept.append((order, n, item))
+        result: list[Any] = [item for _order, _n, item in sorted(kept, key=lambda k: (k[0], k[1]))]
+        uploads = pstruct.get("upload") or []
+        titles = pstruct.get("titles") or []
+        chosen = [u for u in (uploads if isinstance(uploads, list) else [uploads])
+                  if hasattr(u, "file") and getattr(u, "filename", "")]
+        for n, upload in enumerate(chosen):
+            filename = clean_filename(upload.filename)
+            title = titles[n] if isinstance(titles, list) and n < len(titles) else ""
+            result.append({"fp": upload.file, "filename": filename, "title": clean_title(title, filename)})
+        return result
+
+    def keep_uploads(self, field: Any) -> None:
+        """After a refused submission: keep the new files that passed their own checks in the
+        stash, so the re-shown form still has them (see UploadStash)."""
+        cstruct = field.cstruct
+        if not isinstance(cstruct, list):
+            return
+        failed = {child.pos for child in field.error.children} if field.error is not None else set()
+        stash = upload_stash(self.request)
+        for pos, item in enumerate(cstruct):
+            if isinstance(item, KeptFile) or not isinstance(item, dict) or pos in failed:
+                continue
+            item["fp"].seek(0, io.SEEK_END)
+            size = item["fp"].tell()
+            uid = stash.keep(item["fp"], item["filename"])
+            cstruct[pos] = KeptFile(filename=item["filename"], title=item["title"], uid=uid, size=size)
+
+
+class StashTmpStore:
+    """The store of deform's FileUploadWidget (one file field): what this request received, in
+    memory, and what an earlier refused submission kept, in the UploadStash (deform's own
+    MemoryTmpStore lives in one process's memory, and ours was made anew for every request, so
+    a refused form lost its file)."""
+
+    def __init__(self, request: Any) -> None:
+        self.request = request
+        self.memory: dict[str, Any] = {}
+
+    def get(self, uid: str, default: Any = None) -> Any:
+        if uid not in self.memory:
+            loaded = upload_stash(self.request).load(uid)
+            if loaded is None:
+                return default
+            self.memory[uid] = KeptFile(loaded, uid=uid, kept=True)
+        return self.memory[uid]
+
+    def __getitem__(self, uid: str) -> Any:
+        value = self.get(uid)
+        if value is None:
+            raise KeyError(uid)
+        return value
+
+    def __setitem__(self, uid: str, value: Any) -> None:
+        self.memory[uid] = value
+
+    def __contains__(self, uid: object) -> bool:
+        return isinstance(uid, str) and self.get(uid) is not None
 
     def preview_url(self, uid: str) -> None:
         return None
 
 
-def upload_node(request: Any, name: str, title: Any, image: bool = False, required: bool = True,
-                existing: Any = None) -> colander.SchemaNode:
-    """An upload field; when editing, leaving it empty keeps the current file (`...`)."""
-    missing: Any = colander.required if (required and existing is None) else Ellipsis
-    current = getattr(existing, name, None) if existing is not None else None
-    description = _("Current file: ${name}", mapping={"name": current["filename"]}) if current else ""
-    return colander.SchemaNode(Upload(request, image=image), name=name, title=title, missing=missing,
-                               description=description,
-                               widget=deform.widget.FileUploadWidget(MemoryTmpStore()))
+def keep_single_upload(request: Any, field: Any) -> None:
+    """After a refused submission: keep a file field's new file if it passed its own checks."""
+    cstruct = field.cstruct
+    if field.error is not None or not isinstance(cstruct, dict) or isinstance(cstruct, KeptFile):
+        return
+    fp = cstruct.get("fp")
+    if fp is None:
+        return
+    filename = clean_filename(cstruct.get("filename"))
+    uid = upload_stash(request).keep(fp, filename)
+    cstruct.pop("fp")
+    cstruct.update(uid=uid, filename=filename, kept=True)  # the same dict the form re-renders
+
+
+def keep_uploads(form: Any) -> None:
+    """Keep the files of a refused form that passed their own checks (portal.views.edit calls
+    this), in file lists and in single file fields."""
+    for child in form.children:
+        if isinstance(child.widget, FileListWidget):
+            child.widget.keep_uploads(child)
+        elif isinstance(getattr(child.widget, "tmpstore", None), StashTmpStore):
+            keep_single_upload(child.widget.tmpstore.request, child)
+
+
+def current_files(node: Any, name: str) -> list[dict[str, Any]]:
+    """The files of a list field the next save starts from: the waiting draft's (a change of a
+    published item), else the item's."""
+    if node is None:
+        return []
+    draft = getattr(node, "draft", None)
+    value = draft[name] if isinstance(draft, dict) and name in draft else getattr(node, name, None)
+    return [ref for ref in value or [] if isinstance(ref, dict) and "hash" in ref]
+
+
+def file_list_node(request: Any, name: str, title: Any, node: Any = None, **kw: Any) -> colander.SchemaNode:
+    """A list of files (each with a title) for forms and the API alike.
+
+    A form sends the whole list through FileListWidget; the API sends a list of file objects
+    (an optional "title" each), which replaces the list (portal.api.fields keeps the files sent
+    back as GET returned them). Left out of an edit, the list stays as it is (`...`).
+    """
+    return colander.SchemaNode(
+        colander.Sequence(), colander.SchemaNode(Upload(request), name="file", missing=colander.null),
+        name=name, title=title, missing=Ellipsis, widget=FileListWidget(request, current_files(node, name)),
+        preparer=lambda files: [f for f in files if isinstance(f, dict)] if isinstance(files, list) else files, **kw)

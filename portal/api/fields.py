@@ -23,11 +23,11 @@ from ..content import NOT_TEXT, load_value, valid_text
 from ..i18n import _
 from ..models import Node
 from ..registry import TypeInfo
-from ..uploads import Upload
+from ..uploads import Upload, clean_title
 from .errors import APIError, field_error, invalid
 from .serialize import blob_url, is_blob
 
-UPLOAD_KEYS = ("data", "encoding", "filename", "content-type")
+UPLOAD_KEYS = ("data", "encoding", "filename", "content-type", "title")  # title: of an attachment
 TEXT_TYPES = (colander.String, colander.Date, colander.DateTime, colander.Time)
 
 
@@ -158,8 +158,10 @@ def keep_files(request: Any, node: Node, schema: colander.SchemaNode, body: dict
             for i, item in enumerate(value):
                 if isinstance(item, dict) and "data" not in item:
                     url = next((u for u in refs if same_url(item.get("download"), u)), None)
-                    if url is not None:
-                        positions[i] = refs[url]
+                    if url is not None:  # kept, with the title sent (an attachment's title may change)
+                        title = item.get("title")
+                        positions[i] = ({**refs[url], "title": clean_title(title, refs[url]["filename"])}
+                                        if isinstance(title, str) else refs[url])
             if positions:
                 kept[child.name] = (positions, len(value))
                 body[child.name] = [item for i, item in enumerate(value) if i not in positions]

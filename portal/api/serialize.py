@@ -66,6 +66,8 @@ def blob_url(request: Any, node: Node, path: str) -> str:
 def blob(request: Any, node: Node, ref: dict[str, Any], path: str, links: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {"filename": ref.get("filename"), "content-type": ref.get("content_type"),
                            "size": ref.get("size")}
+    if "title" in ref:  # an attachment's title (files stored before titles existed have none)
+        out["title"] = ref["title"]
     if links:
         out["download"] = blob_url(request, node, path)
     if "width" in ref:

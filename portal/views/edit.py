@@ -21,6 +21,7 @@ from ..i18n import _
 from ..models import Node
 from ..registry import info_for
 from ..schemas import to_local
+from ..uploads import keep_uploads
 from . import flash, template
 
 
@@ -84,7 +85,8 @@ def field_error(form: deform.Form, error: ContentError) -> str:
 
 def submit(request: Any, context: Node, form: deform.Form, title: Any, apply: Callable[[dict[str, Any]], Any]) -> Any:
     """Handle a posted form: cancel, or validate and `apply`; errors re-show the form and roll the
-    request back (so an upload of a refused form leaves no file). None when nothing was posted."""
+    request back (so an upload of a refused form leaves no blob; the files that passed their own
+    checks wait in the upload stash, portal.uploads.keep_uploads). None when nothing was posted."""
     if "cancel" in request.POST:
         return HTTPFound(request.resource_url(context))
     if "save" not in request.POST:
@@ -93,11 +95,13 @@ def submit(request: Any, context: Node, form: deform.Form, title: Any, apply: Ca
         appstruct = form.validate(request.POST.items())
     except deform.ValidationFailure as e:
         request.tm.doom()
+        keep_uploads(form)
         return render(request, form, e.render(), title)
     try:
         return apply(appstruct)
     except ContentError as e:
         request.tm.doom()
+        keep_uploads(form)
         return render(request, form, field_error(form, e), title)
 
 
@@ -133,7 +137,8 @@ def edit_view(context: Node, request: Any) -> Any:
             # (the version the form was loaded with, or the database's version check at flush)
             request.tm.doom()
             request.response.status = 409
-            return {**render(request, form, form.render(appstruct), title), "conflict": True}
+            keep_uploads(form)  # the form as it was sent, its new files kept
+            return {**render(request, form, form.render(), title), "conflict": True}
         flash(request, _("Saved. The change waits for review; the public still sees the published version.")
               if outcome == "draft" else _("Saved."))
         return HTTPFound(request.resource_url(context))

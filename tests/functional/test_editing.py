@@ -254,10 +254,11 @@ def test_disclosure_form_offers_a_file_input_for_attachments(testapp, dbsession,
     login(testapp, "editor")
     res = testapp.get(f"{town_path(dbsession)}@@add?type=Disclosure")
     doc = lxml.html.fromstring(res.text)
-    start = doc.xpath('//input[@name="__start__" and @value="attachments:sequence"]')
-    assert start
-    prototype = urllib.parse.unquote(start[0].get("prototype"))
-    assert 'type="file"' in prototype
+    start = doc.xpath('//input[@name="__start__" and @value="attachments:mapping"]')
+    assert start  # portal.uploads.FileListWidget: one input takes several files, without JavaScript
+    inputs = start[0].xpath('following::input[@type="file"][1]')
+    assert inputs and inputs[0].get("multiple") and inputs[0].get("name") == "upload"
+    assert ".pdf" in inputs[0].get("accept").split(",")
 
 
 # -- the disclosure index number ------------------------------------------------------------------

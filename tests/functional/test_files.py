@@ -23,8 +23,10 @@ LIMIT = 2 * 1024 * 1024  # portal.max_upload_size of the test settings
 
 
 def blob_files(blobs_dir: Path) -> set[Path]:
-    """Every stored file (blobs and scales), not the temporary ones."""
-    return {p for p in blobs_dir.rglob("*") if p.is_file() and "tmp" not in p.relative_to(blobs_dir).parts}
+    """Every stored file (blobs and scales), not the temporary ones (tmp/: being written; stash/:
+    a refused form's files until it is sent again, portal.uploads.UploadStash)."""
+    return {p for p in blobs_dir.rglob("*")
+            if p.is_file() and not {"tmp", "stash"} & set(p.relative_to(blobs_dir).parts)}
 
 
 def blob_path(blobs_dir: Path, digest: str) -> Path:

@@ -143,19 +143,83 @@ def scripted_templates() -> list[str]:
                   if "<script" in (text := p.read_text(encoding="utf-8")) or HANDLER.search(text))
 
 
+# Every change our copies make to deform's templates besides the nonce: (deform's text, ours), each
+# found exactly once. Anything else that differs from the installed deform fails the test below.
+ALLOWED_CHANGES: dict[str, list[tuple[str, str]]] = {
+    "form.pt": [  # the server's messages instead of the browser's, a summary linking to each field
+        ('  enctype="multipart/form-data"\n', '  enctype="multipart/form-data"\n  novalidate="novalidate"\n'),
+        ("""    <div class="alert alert-danger" tal:condition="field.error">
+      <div class="error-msg-lbl" i18n:translate=""
+        >There was a problem with your submission</div>
+      <div class="error-msg-detail" i18n:translate=""
+        >Errors have been highlighted below</div>
+      <p class="error-msg">${field.errormsg}</p>
+    </div>
+""", """    <div class="alert alert-danger error-summary" tal:condition="field.error" role="alert" tabindex="-1"
+         id="${formid}-errors" aria-labelledby="${formid}-errors-title"
+         tal:define="error_summary import: portal.forms.error_summary">
+      <h2 class="error-msg-lbl" id="${formid}-errors-title" i18n:translate=""
+        >There was a problem with your submission</h2>
+      <p class="error-msg" tal:condition="field.errormsg">${field.errormsg}</p>
+      <ul>
+        <li tal:repeat="item error_summary(field)"><a href="#${item.target}">${item.text}</a></li>
+      </ul>
+    </div>
+
+    <p class="required-note" i18n:domain="portal" i18n:translate=""
+       >Fields marked <span class="req" i18n:name="mark">*</span> are required.</p>
+"""),
+    ],
+    "mapping_item.pt": [  # the required mark, a class on an item with an error, no tooltip
+        ("""     class="mb-3 ${field.widget.item_css_class or ''} ${field.default_item_css_class()}"
+     title="${description}"
+""", """     class="mb-3 ${field.widget.item_css_class or ''} ${field.default_item_css_class()} ${field.error and 'has-error' or ''}"
+"""),
+        ('         >${title}</label>',
+         '         >${title}<span class="req" tal:condition="field.required" aria-hidden="true">*</span></label>'),
+    ],
+    "datetimeinput.pt": [  # both inputs labelled (axe's `label` rule): "生效时间 日期", "生效时间 时间"
+        ('    <span class="input-group-text" i18n:translate="">Date</span>\n'
+         '    <input type="date" name="date" value="${date}"',
+         '    <label class="input-group-text" for="${oid}-date" id="${oid}-date-label" i18n:translate="">Date</label>\n'
+         '    <input type="date" name="date" value="${date}" aria-labelledby="req-${oid} ${oid}-date-label"'),
+        ('    <span class="input-group-text" i18n:translate="">Time</span>\n'
+         '    <input type="time" name="time" value="${time}"',
+         '    <label class="input-group-text" for="${oid}-time" id="${oid}-time-label" i18n:translate="">Time</label>\n'
+         '    <input type="time" name="time" value="${time}" aria-labelledby="req-${oid} ${oid}-time-label"'),
+    ],
+}
+# Templates of our own widgets, with no deform original (portal.uploads: the file list; a file field
+# that says which file a refused submission kept).
+OWN_TEMPLATES = ("file_list.pt", "file_upload_kept.pt")
+
+
 def test_every_deform_template_with_a_script_is_overridden_with_the_nonce() -> None:
-    """The copies in themes/deform differ from the installed deform's only by the nonce and the
-    event handlers bound in script: after a deform upgrade this fails until they are copied again."""
+    """The copies in themes/deform differ from the installed deform's only by the nonce, the event
+    handlers bound in script and the ALLOWED_CHANGES: after a deform upgrade this fails until they
+    are copied again."""
     names = scripted_templates()
-    assert names and sorted(p.name for p in (THEMES / "deform").glob("*.pt")) == names
-    for name in names:
+    assert names
+    assert sorted(p.name for p in (THEMES / "deform").glob("*.pt")) == sorted(
+        {*names, *ALLOWED_CHANGES, *OWN_TEMPLATES})
+    for name in sorted({*names, *ALLOWED_CHANGES}):
         copy = (THEMES / "deform" / name).read_text(encoding="utf-8")
         assert copy.count('nonce="${csp_nonce()}"') == copy.count("<script"), name
         assert not HANDLER.search(copy), name
         plain = re.sub(r"\A<!--!.*?-->\n", "", copy, flags=re.S)
         plain = plain.replace(' tal:define="csp_nonce import: portal.headers.current_nonce" nonce="${csp_nonce()}"', "")
+        for original, ours in ALLOWED_CHANGES.get(name, []):
+            assert plain.count(ours) == 1, (name, ours)
+            plain = plain.replace(ours, original)
         original = HANDLER.sub("", (DEFORM_TEMPLATES / name).read_text(encoding="utf-8"))
         assert OUR_BLOCK.sub("", plain) == original, name
+
+
+def test_our_own_widget_templates_have_no_script_or_handler() -> None:
+    for name in OWN_TEMPLATES:
+        text = (THEMES / "deform" / name).read_text(encoding="utf-8")
+        assert not (DEFORM_TEMPLATES / name).exists(), f"{name} now shadows a deform template"
+        assert "<script" not in text and not HANDLER.search(text) and "javascript:" not in text, name
 
 
 def test_every_deform_widget_script_renders_with_the_request_nonce(app: Any) -> None:

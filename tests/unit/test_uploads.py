@@ -193,3 +193,48 @@ def test_content_disposition_survives_a_stored_lone_surrogate() -> None:
     header = content_disposition("bad\ud800name\u202e.pdf")
     assert header.startswith("attachment;") and "%ED" not in header
     assert "filename*=UTF-8''badname.pdf" in header
+
+
+# -- files kept across a refused form (portal.uploads.UploadStash) ---------------------------------
+
+def test_a_kept_file_comes_back_only_to_its_owner(tmp_path):
+    from portal.uploads import UploadStash
+
+    mine = UploadStash(tmp_path, "wang")
+    uid = mine.keep(io.BytesIO(b"%PDF-1.4 kept"), "方案.pdf")
+    loaded = mine.load(uid)
+    with loaded["fp"] as f:
+        assert (f.read(), loaded["filename"], loaded["size"]) == (b"%PDF-1.4 kept", "方案.pdf", 13)
+    assert UploadStash(tmp_path, "li").load(uid) is None  # another user's uid opens nothing
+    assert UploadStash(tmp_path, None).load(uid) is None
+    for bad in ("../../etc/passwd", uid + "x", "", None, 5):
+        assert mine.load(bad) is None
+
+
+def test_kept_files_expire_and_are_removed(tmp_path):
+    import os
+    import time
+
+    from portal.uploads import STASH_HOURS, UploadStash
+
+    stash = UploadStash(tmp_path, "wang")
+    old = stash.keep(io.BytesIO(b"old"), "old.txt")
+    past = time.time() - STASH_HOURS * 3600 - 60
+    for path in (tmp_path / "stash").glob(f"{old}.*"):
+        os.utime(path, (past, past))
+    assert stash.load(old) is None
+    new = stash.keep(io.BytesIO(b"new"), "new.txt")  # keeping another one sweeps the expired
+    assert sorted(p.name for p in (tmp_path / "stash").iterdir()) == sorted([f"{new}.bin", f"{new}.json"])
+
+
+@pytest.mark.parametrize(("title", "filename", "expected"), [
+    ("", "春耕方案.pdf", "春耕方案"),
+    ("  实施  方案 ", "a.pdf", "实施 方案"),
+    (None, "README", "README"),
+    (5, ".env", ".env"),
+    ("题" * 300, "a.pdf", "题" * 200),
+])
+def test_attachment_titles(title, filename, expected):
+    from portal.uploads import clean_title
+
+    assert clean_title(title, filename) == expected
