@@ -24,7 +24,7 @@ demo: init
 	$(BIN)/portal -c $(INI) demo
 
 serve: install
-	@$(BIN)/python -c 'import configparser, sys; c = configparser.RawConfigParser(); c.read(sys.argv[1]); s = c["server:main"]; a = s.get("listen") or s.get("host", "0.0.0.0") + ":" + s.get("port", "8080"); print("serving on", " ".join("http://" + x for x in a.split()), "(Ctrl-C stops)")' $(INI)
+	@$(BIN)/python -c 'import sys; from portal.cli import server_urls; print("serving on", " ".join(server_urls(sys.argv[1])), "(Ctrl-C stops)")' $(INI)
 	$(BIN)/pserve $(INI)
 
 run: demo serve

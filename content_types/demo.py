@@ -2,9 +2,10 @@
 Idempotent. `portal -c INI demo` runs it (registered through the `portal.commands` entry point
 group, like search's commands, since the core knows no content type).
 
-Everything goes through portal.content as the people of the demo would do it -- the manager makes
-the columns and publishes, the editor of 黄梅镇 adds and submits -- so the demo is checked and
-sanitised like any other change. The county plan (梅政办发〔2011〕108号) is content_types/data/.
+Everything goes through portal.content as the people of the demo would do it -- the manager
+publishes into the units' standard columns (content_types.columns), the editor of 黄梅镇 adds and
+submits -- so the demo is checked and sanitised like any other change. The county plan
+(梅政办发〔2011〕108号) is content_types/data/.
 """
 from __future__ import annotations
 
@@ -16,13 +17,15 @@ from importlib import resources
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import object_session
 
 from portal import content
 from portal.accounts import add_user, ensure_groups, find_unit
-from portal.cli import script_request
+from portal.cli import script_request, server_urls
 from portal.models import Node, User
 from portal.security import act_as
 
+from .columns import create_columns, standard_column
 from .disclosure import IN_FORCE
 
 ACCOUNTS = (
@@ -47,14 +50,19 @@ def plan_html() -> str:
     return "".join(paragraphs)
 
 
-def child(parent: Node, title: str) -> Node | None:
-    return next((c for c in parent.children if c.title == title), None)
+def existing(parent: Node, type_name: str, title: str) -> Node | None:
+    """The demo's item of that type and title anywhere in `parent`'s unit: a demo loaded by an
+    earlier release kept its news in a column of its own (政务动态), not in 新闻动态."""
+    site = parent.unit() or parent
+    return object_session(parent).scalar(select(Node).where(
+        Node.path.like(f"{site.path}%"), Node.type == type_name, Node.title == title).limit(1))
 
 
 def make(request: Any, parent: Node, type_name: str, data: dict[str, Any], publish: bool = False,
          submit: bool = False) -> Node:
-    """The item titled `data["title"]` in `parent`, made (and submitted or published) if missing."""
-    node = child(parent, data["title"])
+    """The item titled `data["title"]` in `parent`'s unit, made in `parent` (and submitted or
+    published) if missing."""
+    node = existing(parent, type_name, data["title"])
     if node is None:
         node = content.create(request, parent, type_name, data)
         if submit or publish:
@@ -75,9 +83,10 @@ def load_demo(request: Any) -> list[str]:
     editor = dbsession.scalar(select(User).where(User.login == "hmz-editor"))
     act_as(request, admin)
 
-    office = find_unit(dbsession, "县政府办")
-    disclosure = make(request, office, "Folder", {"title": "政府信息公开", "column_kind": "信息公开",
-                                                  "update_interval": 15}, publish=True)
+    office, town = find_unit(dbsession, "县政府办"), find_unit(dbsession, "黄梅镇")
+    for unit in (office, town):  # `portal init` gave them their columns; a database not yet upgraded gets them now
+        create_columns(request, unit)
+    disclosure = standard_column(office, "信息公开")
     make(request, disclosure, "Disclosure", {
         "title": "县人民政府办公室关于印发黄梅县电子政务专网建设实施方案的通知",
         "doc_number": "梅政办发〔2011〕108号", "written_date": dt.date(2011, 10, 28), "subject": "综合政务",
@@ -85,8 +94,7 @@ def load_demo(request: Any) -> list[str]:
         "keywords": "电子政务 专网 方案 通知",
         "summary": "印发黄梅县电子政务专网建设实施方案，明确专网建设的指导思想、目标、主要任务、步骤安排和保障措施。",
         "body": plan_html()}, publish=True)
-    news = make(request, office, "Folder", {"title": "政务动态", "column_kind": "动态", "update_interval": 7},
-                publish=True)
+    news = standard_column(office, "动态")
     make(request, news, "News", {"title": "县电子政务专网首批接入单位完成联网调试", "source": "县政府办",
                                  "body": "<p>按照专网建设实施方案的安排，首批接入单位已完成联网调试。</p>"},
          publish=True)
@@ -94,9 +102,7 @@ def load_demo(request: Any) -> list[str]:
                                  "body": "<p>会议要求各乡镇、各部门通过县政府门户网站子站发布信息。</p>"},
          publish=True)
 
-    town = find_unit(dbsession, "黄梅镇")
-    notices = make(request, town, "Folder", {"title": "通知公告", "column_kind": "通知公告", "update_interval": 30},
-                   publish=True)
+    notices = standard_column(town, "通知公告")
     make(request, notices, "Page", {"title": "黄梅镇便民服务中心办事指南",
                                     "body": "<p>便民服务中心工作日上午8:30至12:00、下午14:30至17:30对外办公。</p>"},
          publish=True)
@@ -106,7 +112,7 @@ def load_demo(request: Any) -> list[str]:
     make(request, notices, "Page", {"title": "黄梅镇2026年冬季防火通知（草稿）",
                                     "body": "<p>草稿，尚未提交审核。</p>"})
     act_as(request, None)
-    lines = ["demo accounts (log in at http://127.0.0.1:6543/@@login):"]
+    lines = ["demo accounts:"]
     for login, password, fullname, groups, editor_of in ACCOUNTS:
         what = "manager" if "managers" in groups else "county reviewer" if "reviewers" in groups else \
             f"editor of {', '.join(editor_of)}"
@@ -117,6 +123,7 @@ def load_demo(request: Any) -> list[str]:
 def cmd_demo(args: argparse.Namespace) -> None:
     with script_request(args.config) as request:
         lines = load_demo(request)
+    lines[0] = f"demo accounts (log in at {server_urls(args.config)[0]}/@@login):"
     print("\n".join(lines))
 
 

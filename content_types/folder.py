@@ -12,7 +12,10 @@ from portal.models import Node
 from portal.registry import TypeInfo
 from portal.schemas import base_schema, choice
 
+# The kinds of column the supervision rules read; types name the kinds they belong in
+# (`TypeInfo.belongs_in`, see content_types.columns). A 其他 column takes anything.
 COLUMN_KINDS = ("动态", "通知公告", "政策文件", "信息公开", "其他")
+OTHER_KIND = "其他"
 CONTAINERS = ("Portal", "Unit", "Folder")
 
 

@@ -47,6 +47,18 @@ def script_request(config_uri: str, drain_search: bool = True) -> Iterator[Any]:
         yield request
 
 
+def server_urls(config: str) -> list[str]:
+    """Where `pserve CONFIG` listens, as URLs: waitress's `listen` (several addresses allowed), else
+    its `host` and `port` -- what `make serve` and the demo print, so they never name another port."""
+    import configparser
+
+    parser = configparser.RawConfigParser()
+    parser.read(config, encoding="utf-8")
+    server = parser["server:main"] if parser.has_section("server:main") else {}
+    listen = server.get("listen") or f"{server.get('host', '0.0.0.0')}:{server.get('port', '8080')}"
+    return [f"http://{address}" for address in listen.split()]
+
+
 @contextmanager
 def app_request(registry: Any) -> Iterator[Any]:
     """A request of a built app, inside one transaction (committed unless an error escapes): the
@@ -81,6 +93,8 @@ def cmd_init(args: argparse.Namespace) -> None:
     print(f"units: {len(report.created)} created, {len(report.existing)} already there")
     for title in report.duplicates:
         print(f"note: the unit list names {title} more than once; loaded it once")
+    for line in report.notes:
+        print(line)
 
 
 def read_password(args: argparse.Namespace) -> str:
@@ -187,7 +201,8 @@ def parser() -> argparse.ArgumentParser:
         command.set_defaults(func=func)
     unit = sub.add_parser("unit", help="units").add_subparsers(dest="unit_command", required=True)
     unit.add_parser("list", help="list units with their paths").set_defaults(func=cmd_unit_list)
-    # Packages above the core add their own commands (search: reindex, indexer; content_types: demo).
+    # Packages above the core add their own commands (search: reindex, indexer; content_types: demo,
+    # standard-columns).
     for entry in entry_points(group="portal.commands"):
         entry.load()(sub)
     return p

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterator
 
@@ -33,7 +34,8 @@ from .schemas import DATE_OUT_OF_RANGE, date_in_range
 from .settings import portal_settings
 from .slugs import free_name, slugify, valid_name
 from .uploads import human_size
-from .workflow import INITIAL_STATE, find_transition
+from .visibility import public_now
+from .workflow import INITIAL_STATE, PUBLIC_STATES, Transition, find_transition
 
 
 # Why a change is refused, as people read it (pages and API show the same words).
@@ -44,6 +46,7 @@ ROOT_FIXED = _("The portal root cannot be renamed or deleted")
 CHANGED_MEANWHILE = _("Someone else changed this item since you loaded it. Load it again and redo your change.")
 NOT_AVAILABLE = _("This action is not available in the item's current state.")
 COMMENT_REQUIRED = _("Please give a reason in the comment: the editor will see it.")
+MOVE_INTO_ITSELF = _("An item cannot be moved into itself or into an item inside it.")
 # A unique value (a unit's organisation code, a 索引号) that the database refused, when it cannot
 # be told which one (`value_taken` names it when it can).
 VALUES_TAKEN = _("Another item already uses one of these values")
@@ -58,11 +61,17 @@ REVISION_KINDS = {
     "draft": _("Change waiting for review"),
     "approved": _("Approved change"),
     "restore": _("Restore"),  # written by earlier releases; restoring now writes an edit or a draft
+    "move": _("Moved"),  # into another container (`move_to`); the comment says from where to where
 }
 
 
 def value_taken(value: Any) -> Any:
     return _("Another item already uses ${value}.", mapping={"value": str(value)})
+
+
+def offline_comment_required(count: int) -> Any:
+    return _("${count} public items will become unreachable: give the reason in the comment.",
+             mapping={"count": str(count)})
 
 
 def text_too_long(limit: int, length: int) -> Any:
@@ -496,6 +505,37 @@ def move(request: Any, node: Node, position: int, *, unrestricted: bool = False)
     reorder(request, node.parent, [c.name for c in siblings], unrestricted=unrestricted)
 
 
+def move_to(request: Any, node: Node, target: Node, *, unrestricted: bool = False) -> None:
+    """Move `node` and everything below it into the container `target`, at the end of its order;
+    the old URLs keep working as redirects, the search index follows the subtree (ObjectMoved),
+    and the item's history records it (a `move` revision saying from where to where).
+
+    Needs `rename` on the item, like a rename its public address changes at once, and the type's
+    add permission and addability in `target` (`check_add`). The name is kept when it is free
+    there, else the next free one."""
+    if node.parent is None:
+        raise ContentError(ROOT_FIXED)
+    if target.path.startswith(node.path):
+        raise ContentError(MOVE_INTO_ITSELF)
+    if target is node.parent:
+        return
+    require(request, "rename", node, unrestricted)
+    check_add(request, target, node.type, unrestricted=unrestricted)
+    old_path = node.path
+    name = free_name(target, node.name)
+    new_path = f"{target.path}{name}/"
+    position = max((c.position for c in target.children), default=-1) + 1
+    with _writing(request, node):
+        _repath(request, old_path, new_path)
+        node.parent = target
+        node.name, node.position = name, position
+        request.dbsession.execute(Redirect.__table__.delete().where(Redirect.old_path == old_path))
+        request.dbsession.add(Redirect(old_path=old_path, node_id=node.id))
+        request.dbsession.flush()
+        add_revision(request, node, "move", dump_fields(node), comment=f"{old_path} → {new_path}")
+        events.notify(request, events.ObjectMoved(node, request, old_path=old_path))
+
+
 def delete(request: Any, node: Node, *, unrestricted: bool = False) -> None:
     if node.parent is None:
         raise ContentError(ROOT_FIXED)
@@ -509,9 +549,39 @@ def delete(request: Any, node: Node, *, unrestricted: bool = False) -> None:
 
 # -- workflow ------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Unreachable:
+    """What a transition would take off the public site below a container."""
+    total: int
+    by_type: list[tuple[str, int]]  # (type name, count), most first
+    examples: list[Node]  # a few of them, newest first
+
+
+def goes_offline(request: Any, node: Node, t: Transition, examples: int = 5) -> Unreachable | None:
+    """What becomes unreachable for the public when `t` takes the container `node` out of public
+    view: its contents that are public now (an item is public only while every container above it
+    is, see portal.workflow.containers_public). None when nothing public is below it.
+
+    Why: retracting a unit takes its whole sub-site offline in one click; `transition` then wants
+    a comment, and the page asks for a confirmation saying what goes."""
+    if not node.folderish or node.id is None or t.source not in PUBLIC_STATES or t.target in PUBLIC_STATES:
+        return None
+    below = [Node.path.like(f"{node.path}_%"), *public_now()]
+    session = request.dbsession
+    session.flush()
+    counts = session.execute(select(Node.type, func.count(Node.id)).where(*below).group_by(Node.type)).all()
+    total = sum(n for _type, n in counts)
+    if not total:
+        return None
+    found = session.scalars(select(Node).where(*below).order_by(Node.published.desc(), Node.id.desc())
+                            .limit(examples)).all() if examples else []
+    return Unreachable(total, sorted(((name, n) for name, n in counts), key=lambda c: (-c[1], c[0])), list(found))
+
+
 def transition(request: Any, node: Node, name: str, comment: str = "", *, unrestricted: bool = False) -> None:
     """Run a workflow transition; raises ContentError when it is not possible, Forbidden when the
-    acting user may not."""
+    acting user may not. Taking a container with public contents out of public view needs a
+    comment (`goes_offline`), whoever asks: the pages and the API alike."""
     t = find_transition(node, name)
     if t is None:
         raise ContentError(NOT_AVAILABLE, field="transition")
@@ -519,6 +589,10 @@ def transition(request: Any, node: Node, name: str, comment: str = "", *, unrest
     comment = (comment or "").strip()
     if t.comment_required and not comment:
         raise ContentError(COMMENT_REQUIRED, field="comment")
+    if not comment:
+        offline = goes_offline(request, node, t, examples=0)
+        if offline is not None:
+            raise ContentError(offline_comment_required(offline.total), field="comment")
     if not valid_text(comment):
         raise ContentError(NOT_TEXT, field="comment")
     limit = portal_settings(request.registry).max_comment_length

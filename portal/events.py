@@ -47,3 +47,12 @@ class LocalRolesChanged(ContentEvent):
 
 def notify(request: Any, event: ContentEvent) -> None:
     request.registry.notify(event)
+
+
+@dataclass
+class SiteSetUp(ContentEvent):
+    """Sent by `portal.units.set_up_site` (`portal init`, test and benchmark set-up) after the root,
+    groups and units are loaded, with the root as `node`: packages bring what already exists up to
+    date (e.g. the standard columns of units made before they existed), idempotently, and may add
+    `notes` for the operator."""
+    notes: list[str]

@@ -6,12 +6,16 @@ the API, revisions and diffs, search and the item pages ask the registry; none o
 type or one of its fields (Kotti's `type_info`, Substance D's index views). Packages of types are
 found through the `portal.content_types` entry point group, so a new package plugs in without
 editing the core.
+
+Where an item should be added (news into a news column, not loose at a unit's root) is decided by
+one placement rule, registered by a package with `config.set_placement(rule)`: the add menu and
+the API's `addable_types` both ask `add_choices`, so they cannot disagree.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 if TYPE_CHECKING:
     import colander
@@ -50,6 +54,14 @@ class TypeInfo:
     # Extra index fields of this type: node -> {index field: value} (Substance D's index views);
     # the fields are the search engine's catalogue fields (search.backend.INDEX_FIELDS).
     index: Callable[[Node], Mapping[str, Any]] | None = None
+    # The kinds of container (words of the placement rule's package, e.g. column kinds) this
+    # type's items belong in, the first being where loose items are filed; empty: anywhere it is
+    # addable. The core does not read the words; the placement rule does (see `set_placement`).
+    belongs_in: tuple[str, ...] = ()
+    # Who may download this type's files, beyond `view`: (request, item) -> bool, asked by the
+    # download views (portal.views.files), e.g. data whose files only staff may fetch while its
+    # description is public; None: whoever may view the item.
+    may_download: Callable[[Any, Node], bool] | None = None
 
     @property
     def folderish(self) -> bool:
@@ -57,6 +69,21 @@ class TypeInfo:
 
     def addable_in(self, container: Node) -> bool:
         return container.folderish and container.type in self.addable_to
+
+
+# Where a type's items belong inside a container that may hold them: None (no opinion: offered
+# there), or the containers to add them to instead -- the container itself, some of its children
+# (the columns of a unit), or none (not offered there). Addability (`addable_to`) still bounds it.
+PlacementRule = Callable[["Node", TypeInfo], "Sequence[Node] | None"]
+
+
+@dataclass(frozen=True)
+class AddChoice:
+    """One entry of the add menu: add `info` in `container`, which is the context or one of its
+    columns (then the entry leads to that column's add form)."""
+    info: TypeInfo
+    container: Node
+    elsewhere: bool = False
 
 
 def add_content_type(config: Any, info: TypeInfo) -> None:
@@ -85,11 +112,44 @@ def searchable_types(registry: Registry) -> list[str]:
     return [name for name, info in content_types(registry).items() if info.searchable]
 
 
-def addable_types(request: Request, container: Node) -> list[TypeInfo]:
+def set_placement(config: Any, rule: PlacementRule) -> None:
+    """Register the placement rule; a second package registering one is a configuration conflict
+    (one place decides where things go)."""
+    def register() -> None:
+        config.registry["placement_rule"] = rule
+    config.action("portal-placement-rule", register)
+
+
+def placement(registry: Registry, container: Node, info: TypeInfo) -> Sequence[Node] | None:
+    rule = registry.get("placement_rule")
+    return None if rule is None else rule(container, info)
+
+
+def add_choices(request: Request, container: Node) -> list[AddChoice]:
+    """What the add menu offers in `container`: the types that belong there, then the types that
+    belong in one of its columns, each leading to that column -- so a unit's root does not invite
+    news or documents loose at the root. The acting user's add permission is asked where the item
+    would go."""
     if not container.folderish:
         return []
-    return [info for info in content_types(request.registry).values()
-            if info.addable_in(container) and request.has_permission(info.add_permission, container)]
+    here: list[AddChoice] = []
+    elsewhere: list[AddChoice] = []
+    for info in content_types(request.registry).values():
+        if not info.addable_in(container):
+            continue
+        where = placement(request.registry, container, info)
+        for target in ([container] if where is None else where):
+            if target is container:
+                if request.has_permission(info.add_permission, container):
+                    here.append(AddChoice(info, container))
+            elif info.addable_in(target) and request.has_permission(info.add_permission, target):
+                elsewhere.append(AddChoice(info, target, elsewhere=True))
+    return here + elsewhere
+
+
+def addable_types(request: Request, container: Node) -> list[TypeInfo]:
+    """The types offered for adding in `container` itself (the API's `addable_types`)."""
+    return [choice.info for choice in add_choices(request, container) if not choice.elsewhere]
 
 
 def type_packages() -> list[str]:
@@ -99,3 +159,4 @@ def type_packages() -> list[str]:
 
 def includeme(config: Any) -> None:
     config.add_directive("add_content_type", add_content_type)
+    config.add_directive("set_placement", set_placement)

@@ -49,6 +49,7 @@ class LoadReport:
     created: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what packages did on `SiteSetUp`, for the operator
 
 
 def read_unit_list(path: Path | None = None) -> list[dict[str, str]]:
@@ -108,12 +109,17 @@ def load_units(dbsession: Any, root: Portal, rows: list[dict[str, str]], request
 
 def set_up_site(request: Any) -> LoadReport:
     """The portal root, the staff groups and the units of the county plan (what `portal init`
-    loads; idempotent)."""
+    loads; idempotent). Then `SiteSetUp` is announced, so packages bring existing units up to date
+    (e.g. give units made before a release what new units get) without the core naming them."""
     from .accounts import ensure_groups  # accounts sits above units
 
     root = ensure_root(request.dbsession)
     ensure_groups(request.dbsession)
-    return load_units(request.dbsession, root, read_unit_list(), request=request)
+    report = load_units(request.dbsession, root, read_unit_list(), request=request)
+    event = events.SiteSetUp(root, request, notes=[])
+    events.notify(request, event)
+    report.notes.extend(event.notes)
+    return report
 
 
 def includeme(config: Any) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from portal.content import REVISION_KINDS, display_names, rejections
 from portal.i18n import _
 from portal.models import Node, Portal, Unit
-from portal.registry import addable_types, type_info
+from portal.registry import AddChoice, add_choices, type_info
 from portal.schemas import to_local
 from portal.uploads import human_size
 from portal.views.contents import can_manage_contents
@@ -146,10 +146,24 @@ class Layout:
         return allowed_transitions(self.request, self.context)
 
     @cached_property
-    def addable(self) -> list[Any]:
+    def add_choices(self) -> list[AddChoice]:
+        """The add menu (portal.registry.add_choices): what belongs here, then what belongs in
+        one of its columns."""
         if self.context is None or self.user is None:
             return []
-        return addable_types(self.request, self.context)
+        return add_choices(self.request, self.context)
+
+    @cached_property
+    def addable(self) -> list[Any]:
+        """The types added here, in the context itself (the menu's select)."""
+        return [c.info for c in self.add_choices if not c.elsewhere]
+
+    @cached_property
+    def add_elsewhere(self) -> list[tuple[str, str]]:
+        """The menu's entries that lead to a column's add form: ("新闻 → 新闻动态", url)."""
+        return [(f"{self.t(c.info.title)} → {c.container.title}",
+                 self.url(c.container, "@@add", query={"type": c.info.name}))
+                for c in self.add_choices if c.elsewhere]
 
     def flash(self) -> list[str]:
         return self.request.session.pop_flash()

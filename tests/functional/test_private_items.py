@@ -291,7 +291,7 @@ def retracted(request_as: Any, town: Any) -> tuple[Node, Node]:
     as_manager = request_as("manager")
     folder = make(as_manager, town, "Folder", state="published", title="撤回的栏目")
     news = make(as_manager, folder, "News", state="published", title="栏目里的新闻", body="<p>专网调试</p>")
-    content.transition(request_as("reviewer"), folder, "retract")
+    content.transition(request_as("reviewer"), folder, "retract", "栏目调整")  # its news goes offline: a reason
     as_manager.dbsession.flush()
     return folder, news
 
@@ -320,7 +320,7 @@ def test_a_retracted_unit_hides_its_disclosures_from_the_catalogue(testapp, dbse
     as_manager = request_as("manager")
     doc = make(as_manager, town, "Disclosure", state="published", title="镇里的公开文件")
     assert "镇里的公开文件" in testapp.get("/@@xxgk").text
-    content.transition(as_manager, town, "retract")
+    content.transition(as_manager, town, "retract", "单位撤并")
     dbsession.flush()
     assert "镇里的公开文件" not in testapp.get("/@@xxgk").text
     assert Everyone not in viewers(dbsession, doc)
@@ -341,7 +341,7 @@ def test_search_follows_a_retracted_folder(app, testapp, dbsession, users, town,
             return any(i["title"] == "专网调试新闻" for i in res.json["items"])
 
         assert anonymous_finds()
-        content.transition(request_as("reviewer"), folder, "retract")
+        content.transition(request_as("reviewer"), folder, "retract", "栏目调整")
         assert not anonymous_finds()
         content.transition(request_as("editor"), folder, "submit")
         content.transition(request_as("reviewer"), folder, "publish")

@@ -22,7 +22,8 @@ from tests.unit.test_search_cli import run_cli
 def env(tmp_path_factory: Any) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("cli-commands")
     ini = tmp / "test.ini"
-    ini.write_text(INI.format(db=tmp / "portal.db", blobs=tmp / "blobs", index=tmp / "index"), encoding="utf-8")
+    ini.write_text(INI.format(db=tmp / "portal.db", blobs=tmp / "blobs", index=tmp / "index") +
+                   "\n[server:main]\nuse = egg:waitress#main\nlisten = 127.0.0.1:7654\n", encoding="utf-8")
     code, _out, err = run(str(ini), "init")
     assert code == 0, err
     return {"ini": str(ini), "db": tmp / "portal.db"}
@@ -68,8 +69,18 @@ def test_the_demo_command_is_registered_by_content_types(env, capsys):
         args.func(args)
         out = capsys.readouterr().out
         assert out.splitlines() == [
-            "demo accounts (log in at http://127.0.0.1:6543/@@login):",
+            "demo accounts (log in at http://127.0.0.1:7654/@@login):",  # where the ini's server listens
             "  admin        password admin-demo-2026    网站管理员 (manager)",
             "  shenhe       password shenhe-demo-2026   县政府办审核员 (county reviewer)",
             "  hmz-editor   password editor-demo-2026   黄梅镇信息员 (editor of 黄梅镇)",
         ]
+
+
+def test_the_server_address_is_read_from_the_ini(tmp_path):
+    from portal.cli import server_urls
+
+    ini = tmp_path / "a.ini"
+    ini.write_text("[server:main]\nlisten = 127.0.0.1:7000 [::1]:7001\n", encoding="utf-8")
+    assert server_urls(str(ini)) == ["http://127.0.0.1:7000", "http://[::1]:7001"]
+    ini.write_text("[server:main]\nhost = 0.0.0.0\nport = 8000\n", encoding="utf-8")
+    assert server_urls(str(ini)) == ["http://0.0.0.0:8000"]
