@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Refresh the portal's translation catalogs (see portal/i18n.py).
 #
-#   1. extract every message of the "portal" domain from portal/, content_types/ and themes/
+#   1. extract every message of the "portal" domain from portal/, content_types/, catalog/, search/ and themes/
 #      (Python `_()` calls and Chameleon `i18n:translate` / `i18n:attributes`) into portal/locale/portal.pot;
 #   2. merge it into each language's portal.po (today only zh_CN): new messages come in empty (or
 #      fuzzy, with msgmerge's guess), messages gone from the code become obsolete (#~);
@@ -23,7 +23,7 @@ LOCALE_DIR=portal/locale
 DOMAIN=portal
 POT="$LOCALE_DIR/$DOMAIN.pot"
 LANGUAGES=(zh_CN)
-SOURCES=(portal content_types themes search)
+SOURCES=(portal content_types catalog themes search)
 
 for tool in python pot-create; do
     if [[ ! -x "$BIN/$tool" ]]; then

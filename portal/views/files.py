@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pyramid.httpexceptions import HTTPNotFound
+from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound
 from pyramid.response import FileResponse
 from pyramid.view import view_config
 
@@ -16,6 +16,7 @@ from ..blobs import content_disposition
 from ..headers import CSP, file_policy
 from ..images import SCALES, scaled
 from ..models import Node
+from ..registry import type_info
 from ..uploads import FILE_TYPES, HEAD_SIZE, INLINE_TYPES, content_is
 
 SERVABLE_TYPES = frozenset(FILE_TYPES.values())
@@ -62,8 +63,16 @@ def file_response(request: Any, path: Path, content_type: str, filename: str, in
     return response
 
 
+def check_download(context: Node, request: Any) -> None:
+    """Files beyond `view`: the type's `may_download` decides (portal.registry.TypeInfo)."""
+    info = type_info(request.registry, context.type)
+    if info is not None and info.may_download is not None and not info.may_download(request, context):
+        raise HTTPForbidden()
+
+
 @view_config(context=Node, name="download", permission="view")
 def download(context: Node, request: Any) -> Any:
+    check_download(context, request)
     ref, _rest = blob_ref(context, request.subpath)
     try:
         path = request.blobs.path(ref["hash"])
@@ -77,6 +86,7 @@ def download(context: Node, request: Any) -> Any:
 
 @view_config(context=Node, name="images", permission="view")
 def images(context: Node, request: Any) -> Any:
+    check_download(context, request)
     ref, rest = blob_ref(context, request.subpath)
     if "width" not in ref:
         raise HTTPNotFound()

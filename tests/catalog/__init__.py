@@ -1,0 +1,1 @@
+"""Tests of the open-data catalogue (catalog/)."""
