@@ -17,7 +17,15 @@ What the fixtures give (reuse them for new browser flows):
 * `page` (per test): a fresh browser context and page on the server; `page_log` collects what went
   wrong in it: console errors, uncaught exceptions, failed requests, responses >= 400, and the
   Content-Security-Policy violations among the console errors.
-* `log_in(page, login)`: logs in through the login form.
+* `log_in(page, login)`: logs in through the login form; a reviewer or manager, who must use a
+  second factor, enrols at the first login (the key read off the page, codes from pyotp).
+* `visit_checks(page, step)` (per test): the checks of every page a flow visits -- screenshots at
+  1366x900 and 390x844 under `var/screenshots/<test>/<nn>-<step>-<width>.png` (rewritten on every
+  run), axe-core with no critical or serious violation (tests/browser/axe.py), and nothing wrong in
+  the page's log since the last step. `visit_checks.new_page(login)` opens another person's page
+  (a context of its own, logged in unless `login` is None) whose log it checks the same way.
+* `other_editor` is an editor of 孔垄镇, for what another unit's editor may not do; `reviewer` is
+  named 县政府办审核员 and `editor` 黄梅镇信息员, so pages show display names.
 
 The browser tests run in the SQLite half of `make test` only (they use a database of their own
 whatever `--db` says, so running them twice would test nothing new): with `--db=postgresql` they
@@ -82,21 +90,22 @@ def find_chromium() -> str | None:
     return shutil.which("chromium")
 
 
-def _install_with_apt() -> None:
-    """`apt-get install -y chromium`; when that fails, `apt-get update` and once more."""
+def _install_with_apt(package: str = "chromium", found: Any = None) -> None:
+    """`apt-get install -y PACKAGE`; when that fails, `apt-get update` and once more. `found()` says
+    whether it is there now (default: Chromium)."""
+    found = found or find_chromium
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = ["apt-get", "install", "-y", "chromium"]
-    for attempt in (install, ["apt-get", "update"], install):
-        _log("Chromium not found; running: " + " ".join(attempt))
+    # another apt run (a second test session, CI's set-up) holds the lock: wait for it
+    install = ["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", package]
+    for attempt in (install, ["apt-get", "-o", "DPkg::Lock::Timeout=600", "update"], install):
+        _log(f"{package} not found; running: " + " ".join(attempt))
         try:  # apt's output goes to our stderr (fd 2) so CI logs show it
             result = subprocess.run(attempt, env=env, stdin=subprocess.DEVNULL, stdout=2, stderr=2)
         except FileNotFoundError as exc:
-            raise RuntimeError("Chromium is missing and apt-get is not available to install it; install "
-                               f"Chromium or point {CHROMIUM_ENV_VAR} at one") from exc
-        if result.returncode == 0 and attempt is install and find_chromium():
+            raise RuntimeError(f"{package} is missing and apt-get is not available to install it") from exc
+        if result.returncode == 0 and attempt is install and found():
             return
-    raise RuntimeError("`apt-get install chromium` failed (see its output above); install Chromium or point "
-                       f"{CHROMIUM_ENV_VAR} at one")
+    raise RuntimeError(f"`apt-get install {package}` failed (see its output above)")
 
 
 def ensure_chromium() -> str:
@@ -109,7 +118,10 @@ def ensure_chromium() -> str:
     if os.geteuid() != 0:
         raise RuntimeError("Chromium is not installed (looked for " + ", ".join(CHROMIUM_CANDIDATES) +
                            "); install it, e.g. `sudo apt-get install chromium` on Debian")
-    _install_with_apt()
+    try:
+        _install_with_apt()
+    except RuntimeError as exc:
+        raise RuntimeError(f"{exc}; install Chromium or point {CHROMIUM_ENV_VAR} at one") from None
     found = find_chromium()
     if not found:
         raise RuntimeError("apt-get installed chromium but no chromium binary was found")
@@ -125,13 +137,37 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+def has_cjk_font() -> bool:
+    try:
+        listed = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout
+    except FileNotFoundError:
+        return False
+    return bool(listed.strip())
+
+
+def ensure_cjk_font() -> None:
+    """Chinese glyphs for the screenshots (Debian's fonts-noto-cjk): without a CJK font every
+    character is drawn as an empty box. Pages work either way, so a missing font is only said."""
+    if has_cjk_font():
+        return
+    if os.geteuid() == 0:
+        try:
+            _install_with_apt("fonts-noto-cjk", has_cjk_font)
+            return
+        except RuntimeError as exc:
+            _log(str(exc))
+    _log("no CJK font (apt-get install fonts-noto-cjk): screenshots will show boxes for Chinese text")
+
+
 @pytest.fixture(scope="session")
 def chromium_executable() -> str:
     try:
-        return ensure_chromium()
+        found = ensure_chromium()
     except RuntimeError as exc:
         unavailable(str(exc))
         raise  # not reached
+    ensure_cjk_font()
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -147,7 +183,8 @@ def playwright_driver() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def browser(playwright_driver: Any, chromium_executable: str) -> Iterator[Any]:
     # As root Chromium refuses to start without --no-sandbox (CI runs as root).
-    args = ["--no-sandbox"] if os.geteuid() == 0 else []
+    # --lang: the browser's own widgets (file picker, date fields) speak Chinese, as the users' do
+    args = ["--lang=zh-CN"] + (["--no-sandbox"] if os.geteuid() == 0 else [])
     browser = playwright_driver.chromium.launch(executable_path=chromium_executable, args=args, headless=True)
     yield browser
     browser.close()
@@ -227,8 +264,9 @@ def portal_server(tmp_path_factory: Any) -> Iterator[PortalServer]:
     with app_request(app.registry) as request:
         session = request.dbsession
         set_up_site(request)
-        add_user(session, "editor", PASSWORD, [], ["黄梅镇"])
-        add_user(session, "reviewer", PASSWORD, ["reviewers"], [])
+        add_user(session, "editor", PASSWORD, [], ["黄梅镇"], fullname="黄梅镇信息员")
+        add_user(session, "other_editor", PASSWORD, [], ["孔垄镇"], fullname="孔垄镇信息员")
+        add_user(session, "reviewer", PASSWORD, ["reviewers"], [], fullname="县政府办审核员")
         add_user(session, "manager", PASSWORD, ["managers"], [])
 
     log: list[tuple[str, str, int]] = []
@@ -284,7 +322,7 @@ def page_log() -> PageLog:
 
 @pytest.fixture
 def context(browser: Any, portal_server: PortalServer) -> Iterator[Any]:
-    context = browser.new_context(base_url=portal_server.base_url, locale="zh-CN", accept_downloads=True)
+    context = new_context(browser, portal_server)
     yield context
     context.close()
 
@@ -296,11 +334,158 @@ def page(context: Any, page_log: PageLog) -> Any:
     return page
 
 
+# Second factors the browser tests set up, by login: staff who must have one (reviewers and managers
+# unless portal.require_second_factor is off) enrol at their first login, as a person would.
+SECOND_FACTORS: dict[str, str] = {}
+LAST_CODES: dict[str, str] = {}
+
+
+def totp_code(login: str) -> str:
+    """The current code of `login`'s authenticator; a code once used is refused, so a second login
+    within the same 30 s waits for the next one."""
+    import time
+
+    import pyotp
+
+    totp = pyotp.TOTP(SECOND_FACTORS[login])
+    while (code := totp.now()) == LAST_CODES.get(login):
+        time.sleep(1)
+    LAST_CODES[login] = code
+    return code
+
+
+def second_factor(page: Any, login: str) -> None:
+    """Enrol (reading the key the page shows) or give the code, whichever the portal asks for."""
+    path = page.url.split("?")[0].split("/", 3)[-1]
+    if path == "@@second-factor":
+        SECOND_FACTORS[login] = page.locator("code.secret").inner_text().replace(" ", "")
+        page.fill("input[name=code]", totp_code(login))
+        with page.expect_navigation():
+            page.locator("button[name=action][value=enrol]").click()
+        with page.expect_navigation():  # past the recovery codes
+            page.locator("main a", has_text="继续").click()
+    elif path == "@@login-code":
+        page.fill("input[name=code]", totp_code(login))
+        with page.expect_navigation():
+            page.locator("main form[action$='/@@login-code'] button[type=submit]").click()
+
+
 def log_in(page: Any, login: str, password: str = PASSWORD) -> None:
-    """Log in through the login form, as a person would."""
+    """Log in through the login form, as a person would (with the second factor where asked)."""
     page.goto("/@@login")
     page.fill("input[name=login]", login)
     page.fill("input[name=password]", password)
     with page.expect_navigation():
         page.locator("form[action$='/@@login'] button[type=submit]").click()
-    assert "@@login" not in page.url, f"login as {login} failed: {page.url}"
+    second_factor(page, login)
+    path = page.url.split("?")[0]
+    assert not path.endswith(("@@login", "@@login-code", "@@second-factor")), f"login as {login} failed: {page.url}"
+
+
+# -- the checks of every page a flow visits ----------------------------------------------------------
+
+PROJECT_DIR = BROWSER_DIR.parents[1]
+SCREENSHOTS_DIR = PROJECT_DIR / "var" / "screenshots"
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="session")
+def axe_installed() -> Path:
+    """axe-core, installed by `npm ci` when missing (tests/browser/axe.py; npm itself with apt when
+    it is missing and we are root); like the browser, its absence fails the tests in CI and skips
+    them elsewhere."""
+    from tests.browser.axe import ensure_axe
+
+    try:
+        if shutil.which("npm") is None and os.geteuid() == 0:  # as tests/pgserver.py does for PostgreSQL
+            _install_with_apt("npm", lambda: shutil.which("npm") is not None)
+        return ensure_axe()
+    except RuntimeError as exc:
+        unavailable(str(exc))
+        raise  # not reached
+
+
+def new_context(browser: Any, portal_server: PortalServer) -> Any:
+    return browser.new_context(base_url=portal_server.base_url, locale="zh-CN", accept_downloads=True,
+                               viewport=DESKTOP)
+
+
+def assert_log_clean(log: PageLog, where: str) -> None:
+    """Nothing went wrong in the page: no console error, no uncaught exception, no failed request."""
+    problems = [*(f"console: {m}" for m in log.console_errors), *(f"exception: {m}" for m in log.page_errors),
+                *(f"request: {m}" for m in log.failed_requests)]
+    assert not problems, f"{where}:\n" + "\n".join(problems)
+
+
+def slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text).strip("-")[:80] or "step"
+
+
+class VisitChecks:
+    """`visit_checks(page, step)`: see the module docstring. Each test's screenshots go to a folder
+    of its own, emptied when the test starts, numbered in the order of the steps."""
+
+    def __init__(self, test_name: str, browser: Any, portal_server: PortalServer) -> None:
+        self.browser, self.server = browser, portal_server
+        self.folder = SCREENSHOTS_DIR / slug(test_name)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.step = 0
+        self.logs: dict[int, PageLog] = {}
+        self.contexts: list[Any] = []
+
+    def watch(self, page: Any, log: PageLog) -> None:
+        self.logs[id(page)] = log
+
+    def new_page(self, login: str | None = None) -> Any:
+        """A page of another person (a browser context of its own), logged in as `login`."""
+        context = new_context(self.browser, self.server)
+        self.contexts.append(context)
+        page = context.new_page()
+        log = PageLog()
+        log.attach(page)
+        self.watch(page, log)
+        if login is not None:
+            log_in(page, login)
+        return page
+
+    def log_of(self, page: Any) -> PageLog:
+        return self.logs[id(page)]
+
+    def screenshots(self, page: Any, step: str) -> list[Path]:
+        """The whole page at desktop and phone width; the page is left at desktop width."""
+        self.step += 1
+        self.folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for size in (DESKTOP, PHONE):
+            page.set_viewport_size(size)
+            path = self.folder / f"{self.step:02d}-{slug(step)}-{size['width']}.png"
+            page.screenshot(path=str(path), full_page=True, animations="disabled")
+            paths.append(path)
+        page.set_viewport_size(DESKTOP)
+        return paths
+
+    def __call__(self, page: Any, step: str, *, axe: bool = True) -> None:
+        from tests.browser.axe import check_axe
+
+        page.wait_for_load_state("load")
+        where = f"step {step!r} ({page.url})"
+        self.screenshots(page, step)
+        if axe:
+            check_axe(page, where)
+        log = self.log_of(page)
+        assert_log_clean(log, where)
+        log.clear()
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+
+@pytest.fixture
+def visit_checks(request: Any, browser: Any, portal_server: PortalServer, axe_installed: Path, page: Any,
+                 page_log: PageLog) -> Iterator[VisitChecks]:
+    checks = VisitChecks(request.node.name, browser, portal_server)
+    checks.watch(page, page_log)
+    yield checks
+    checks.close()
