@@ -7,26 +7,30 @@ the form kept, a Forbidden as the 403 page (portal.views.errors).
 """
 from __future__ import annotations
 
+import copy
 from typing import Any, Callable
 
 import colander
 import deform
 from pyramid.csrf import get_csrf_token
-from pyramid.httpexceptions import HTTPBadRequest, HTTPFound
+from pyramid.httpexceptions import HTTPBadRequest, HTTPForbidden, HTTPFound
 from pyramid.view import view_config
+from sqlalchemy import select
 
 from .. import content
 from ..content import Conflict, ContentError
 from ..i18n import _
 from ..models import Node
-from ..registry import info_for
+from ..registry import content_types, info_for
 from ..schemas import to_local
+from ..visibility import public_now
 from ..uploads import keep_uploads
 from . import flash, template
 
 
 def make_form(request: Any, schema: colander.SchemaNode, button: Any, version: int | None = None) -> deform.Form:
     schema = schema.clone()
+    offer_unit_images(request, schema)
     schema.add(colander.SchemaNode(colander.String(), name="csrf_token", widget=deform.widget.HiddenWidget(),
                                    default=get_csrf_token(request), missing=""))
     if version is not None:
@@ -35,6 +39,63 @@ def make_form(request: Any, schema: colander.SchemaNode, button: Any, version: i
     return deform.Form(schema, buttons=(deform.Button("save", button),
                                         deform.Button("cancel", _("Cancel"), css_class="btn-link")),
                        formid="content-form")
+
+
+IMAGE_LIST_LIMIT = 200
+
+
+def offer_unit_images(request: Any, schema: colander.SchemaNode) -> None:
+    """Every rich-text field's image dialog offers the images of the unit being edited
+    (`@@image-list`): editors put their own unit's pictures in a text, not pictures from elsewhere."""
+    url = request.resource_url(request.context, "@@image-list")
+    for node in schema.children:
+        if isinstance(node.widget, deform.widget.RichTextWidget):
+            node.widget = copy.copy(node.widget)  # the type's schema may share its widget
+            node.widget.options = {**(node.widget.options or {}), "image_list": url}
+
+
+def image_refs(node: Node, fields: tuple[str, ...]) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+    """(the `@@images` subpath: field, and index in a list field; blob reference) of the item's
+    stored images: a reference with a width is an image (portal.images measured it), whatever the
+    type."""
+    found = []
+    for name in fields:
+        value = getattr(node, name, None)
+        refs = [((name, str(i)), ref) for i, ref in enumerate(value)] if isinstance(value, list) else [((name,), value)]
+        found += [(subpath, ref) for subpath, ref in refs if isinstance(ref, dict) and "width" in ref and "hash" in ref]
+    return found
+
+
+@view_config(context=Node, name="image-list", permission="view", renderer="json")
+def image_list_view(context: Node, request: Any) -> Any:
+    """TinyMCE's `image_list`: the images of the context's unit (or of the portal's own pages
+    outside units) that the user may view, newest first, as [{title, value}], value being the
+    `large` scale's URL. Public ones first: an image not yet published shows in the public page only
+    once it is, which its title says. Only for those who may add or edit here."""
+    if not (request.has_permission("add", context) or request.has_permission("edit", context)):
+        raise HTTPForbidden()
+    unit = context.unit() if context.parent is not None else None
+    prefix = unit.path if unit is not None else "/"
+    types = {name: info.file_fields for name, info in content_types(request.registry).items() if info.file_fields}
+    if not types:
+        return []
+    public = set(request.dbsession.scalars(select(Node.id).where(
+        Node.path.like(f"{prefix}%"), Node.type.in_(types), *public_now())))
+    nodes = request.dbsession.scalars(select(Node).where(Node.path.like(f"{prefix}%"), Node.type.in_(types))
+                                      .order_by(Node.modified.desc()).limit(IMAGE_LIST_LIMIT)).all()
+    unpublished = request.localizer.translate(_("(not published yet)"))
+    choices: list[tuple[bool, dict[str, str]]] = []
+    for node in nodes:
+        if not request.has_permission("view", node):
+            continue
+        for subpath, ref in image_refs(node, types[node.type]):
+            title = node.title if ref.get("title") is None else f"{node.title} - {ref['title']}"
+            if node.id not in public:
+                title = f"{title} {unpublished}"
+            url = request.resource_url(node, "@@images", *subpath, "large")
+            choices.append((node.id not in public, {"title": title, "value": url}))
+    choices.sort(key=lambda c: c[0])  # stable: public first, each part newest first
+    return [choice for _unpublished, choice in choices]
 
 
 def form_values(node: Node) -> dict[str, Any]:

@@ -104,6 +104,31 @@ def test_two_typed_paragraphs_are_stored_as_two(page: Any, page_log: PageLog, po
     assert_clean(page_log)
 
 
+def test_the_image_dialog_offers_the_units_own_images(page: Any, page_log: PageLog, tmp_path: Path) -> None:
+    from PIL import Image as PILImage
+
+    picture = tmp_path / "镇容镇貌.png"
+    PILImage.new("RGB", (80, 60), (30, 120, 200)).save(picture, "PNG")
+    log_in(page, "editor")
+    page.goto(f"{TOWN}@@add?type=Image")
+    page.fill("input[name=title]", "镇容镇貌（对话框）")
+    page.locator("#content-form input[type=file]").set_input_files(str(picture))
+    with page.expect_navigation():
+        page.locator("#content-formsave").click()
+    page.goto(ADD_DISCLOSURE)
+    page.wait_for_selector(".tox-tinymce", timeout=15_000)
+    page.locator(".tox-tinymce button[aria-label*='插入/编辑图片']").click()
+    dialog = page.locator(".tox-dialog")
+    dialog.wait_for(state="visible", timeout=5_000)
+    chooser = dialog.locator(".tox-listboxfield button")
+    chooser.click()
+    entry = page.locator(".tox-collection__item", has_text="镇容镇貌（对话框）")
+    entry.first.click()
+    source = dialog.locator("input.tox-textfield").first.input_value()
+    assert source.endswith("/@@images/image/large") and "/huangmeizhen/" in source, source
+    assert_clean(page_log)
+
+
 def fill_required(page: Any, title: str) -> None:
     page.fill("input[name=title]", title)
     page.select_option("select[name=subject]", index=1)
