@@ -9,5 +9,5 @@ from . import dataset, resource  # noqa: F401  (importing the package defines it
 
 
 def includeme(config: Any) -> None:
-    for module in ("dataset", "resource", "listing"):
+    for module in ("dataset", "resource", "listing", "dcat"):
         config.include(f"catalog.{module}")

@@ -52,6 +52,19 @@ FREQUENCIES: dict[str, str] = {
 }
 FREQUENCY_URI = "http://publications.europa.eu/resource/authority/frequency/"
 
+# 数据领域 with the EU data-theme vocabulary's code where one fits (DCAT-AP's dcat:theme; the DCAT
+# output adds the portal's own theme too, which keeps 宏观经济 and 财政 apart). 其他 has none.
+THEME_EU: dict[str, str] = {
+    "人口": "SOCI", "法人": "ECON", "宏观经济": "ECON", "财政": "GOVE", "教育": "EDUC", "卫生": "HEAL",
+    "农业农村": "AGRI", "交通": "TRAN", "城乡建设": "REGI", "生态环境": "ENVI", "社会保障": "SOCI",
+    "政府规范性文件": "GOVE",
+}
+THEME_EU_URI = "http://publications.europa.eu/resource/authority/data-theme/"
+
+# 开放类型 with the EU access-right vocabulary's code (DCAT's dct:accessRights).
+ACCESS_RIGHTS: dict[str, str] = {OPEN: "PUBLIC", CONDITIONAL: "RESTRICTED"}
+ACCESS_RIGHTS_URI = "http://publications.europa.eu/resource/authority/access-right/"
+
 DEFAULT_SPATIAL = "黄梅县"
 
 # Keywords become CKAN tags, which must be 2-100 characters of letters (any script), digits,
