@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 INI ?= development.ini
 
-.PHONY: install run serve init demo test test-sqlite test-postgresql i18n clean
+.PHONY: install run serve init demo test test-sqlite test-postgresql ckan i18n clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ test-sqlite: install
 
 test-postgresql: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider --db=postgresql
+
+# A throwaway local CKAN 2.12, started the way the tests start it (tests/ckanserver.py: its own
+# virtualenv under ~/.cache, PostgreSQL, Redis, the Solr stand-in); prints the settings to paste.
+ckan: install
+	$(BIN)/python -m tests.ckanserver --serve
 
 i18n: install
 	$(BIN)/pip install -q -e '.[dev]'
