@@ -157,8 +157,16 @@ def xlsx_preview(path: Path) -> Preview:
                      if i.filename.startswith("xl/worksheets/") or i.filename == "xl/sharedStrings.xml"]
             if any(i.file_size > MAX_XLSX_PART for i in parts):
                 return Preview(error=MESSAGES["too_large"])
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        # A file object, not the path: openpyxl refuses a path without an .xlsx extension, and
+        # stored blobs have none.
+        handle = path.open("rb")
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as e:
+        log.info("no preview of %s: %s", path, e)
+        return Preview(error=MESSAGES["broken"])
+    try:
+        workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+    except Exception as e:  # noqa: BLE001 - a hostile workbook may fail anywhere inside openpyxl
+        handle.close()
         log.info("no preview of %s: %s", path, e)
         return Preview(error=MESSAGES["broken"])
     try:
@@ -172,6 +180,7 @@ def xlsx_preview(path: Path) -> Preview:
         return Preview(error=MESSAGES["broken"])
     finally:
         workbook.close()
+        handle.close()
 
 
 def preview_file(path: Path, fmt: str) -> Preview:
