@@ -5,7 +5,8 @@ group, like search's commands, since the core knows no content type).
 Everything goes through portal.content as the people of the demo would do it -- the manager
 publishes into the units' standard columns (content_types.columns), the editor of 黄梅镇 adds and
 submits -- so the demo is checked and sanitised like any other change. The county plan
-(梅政办发〔2011〕108号) is content_types/data/.
+(梅政办发〔2011〕108号) is content_types/data/. Other packages add their part through the entry
+point group `portal.demo` (contributed_demos), e.g. the catalogue's datasets.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import datetime as dt
 import re
 from html import escape
 from importlib import resources
-from typing import Any
+from importlib.metadata import entry_points
+from typing import Any, Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import object_session
@@ -34,6 +36,14 @@ ACCOUNTS = (
     ("shenhe", "shenhe-demo-2026", "县政府办审核员", ["reviewers"], []),
     ("hmz-editor", "editor-demo-2026", "黄梅镇信息员", [], ["黄梅镇"]),
 )
+DEMO_GROUP = "portal.demo"
+
+
+def contributed_demos() -> list[Callable[[Any], list[str]]]:
+    """The demo parts of other packages (entry point group `portal.demo`: functions `(request) ->
+    lines to print`), which this package cannot name. The one place that orders them: after this
+    package's own part, whose accounts they act as, then by entry point name."""
+    return [entry.load() for entry in sorted(entry_points(group=DEMO_GROUP), key=lambda entry: entry.name)]
 
 
 def plan_html() -> str:
@@ -73,7 +83,8 @@ def make(request: Any, parent: Node, type_name: str, data: dict[str, Any], publi
 
 
 def load_demo(request: Any) -> list[str]:
-    """Make what is missing of the demo; returns the lines to print (the accounts)."""
+    """Make what is missing of the demo, then the other packages' parts (contributed_demos);
+    returns the lines to print (the accounts, then the parts' lines)."""
     dbsession = request.dbsession
     ensure_groups(dbsession)
     for login, password, fullname, groups, editor_of in ACCOUNTS:
@@ -117,6 +128,9 @@ def load_demo(request: Any) -> list[str]:
         what = "manager" if "managers" in groups else "county reviewer" if "reviewers" in groups else \
             f"editor of {', '.join(editor_of)}"
         lines.append(f"  {login:<12} password {password:<18} {fullname} ({what})")
+    for part in contributed_demos():
+        lines.extend(part(request))
+        act_as(request, None)
     return lines
 
 
