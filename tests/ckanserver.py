@@ -54,6 +54,7 @@ import psycopg
 from tests.ckan_support.solr_standin import SolrStandin
 from tests.pgserver import URL_ENV_VAR as PG_URL_ENV_VAR
 from tests.pgserver import PostgresServer, start_postgresql
+from tests.services import free_port, tail
 
 __all__ = ["CKAN_VERSION", "CkanServer", "CkanUnavailable", "ensure_ckan_venv", "start_ckan_server"]
 
@@ -85,20 +86,9 @@ def _is_root() -> bool:
     return os.geteuid() == 0
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _tail(path: Path, lines: int = 30) -> str:
     """The end of a log, without pip's noise about the machine's extra package locations."""
-    try:
-        text = path.read_text(errors="replace")
-    except OSError as exc:
-        return f"(could not read {path}: {exc})"
-    kept = [line for line in text.splitlines() if not ("Location '" in line and "is ignored" in line)]
-    return "\n".join(kept[-lines:]) or "(empty)"
+    return tail(path, lines, keep=lambda line: not ("Location '" in line and "is ignored" in line))
 
 
 def _run_logged(cmd: list[str], log: Path, *, env: dict[str, str] | None = None, timeout: float = 1800) -> int:
@@ -245,7 +235,7 @@ class CkanServer:
     def __init__(self, venv: Path, base: Path) -> None:
         self.venv = venv
         self.base = base  # ckan.ini, storage/, logs
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.api_token = ""
         self.solr = SolrStandin()
@@ -294,7 +284,7 @@ class CkanServer:
         return f"postgresql://ckan:ckan@127.0.0.1:{self.postgres.port}/ckan"
 
     def _start_redis(self) -> int:
-        port = _free_port()
+        port = free_port()
         log = open(self.base / "redis.log", "ab")
         self._redis = subprocess.Popen(
             ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",

@@ -27,7 +27,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,8 @@ import time
 from pathlib import Path
 
 import psycopg
+
+from tests.services import free_port, tail
 
 __all__ = ["PostgresServer", "start_postgresql", "URL_ENV_VAR"]
 
@@ -164,20 +165,6 @@ def _ensure_system_user() -> pwd.struct_passwd:
     return pwd.getpwnam(SYSTEM_USER)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError as exc:
-        return f"(could not read {path}: {exc})"
-    return "\n".join(text.splitlines()[-lines:]) or "(empty)"
-
-
 def _locale() -> str:
     """C.UTF-8 if available (proper Unicode ctype), else plain C."""
     try:
@@ -275,7 +262,7 @@ class PostgresServer:
     def _start(self, deadline: float) -> None:
         assert self.data_dir is not None and self.log_file is not None
         for attempt in range(3):
-            self.port = _free_port()
+            self.port = free_port()
             timeout = max(1, int(deadline - time.monotonic()))
             result = self._run(
                 "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file),
@@ -285,7 +272,7 @@ class PostgresServer:
             if result.returncode == 0:
                 self._running = True
                 return
-            log = _tail(self.log_file)
+            log = tail(self.log_file)
             self._running = (self.data_dir / "postmaster.pid").exists()
             if "could not bind" in log and attempt < 2 and time.monotonic() < deadline:
                 self._force_stop()
@@ -308,7 +295,7 @@ class PostgresServer:
                     raise RuntimeError(
                         f"PostgreSQL on 127.0.0.1:{self.port} does not accept connections "
                         f"after {START_TIMEOUT:.0f}s: {exc}\n"
-                        f"Server log tail:\n{_tail(self.log_file)}"  # type: ignore[arg-type]
+                        f"Server log tail:\n{tail(self.log_file)}"  # type: ignore[arg-type]
                     ) from exc
                 time.sleep(0.1)
 

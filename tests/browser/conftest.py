@@ -47,6 +47,7 @@ import pytest
 import transaction
 
 from tests.conftest import PASSWORD
+from tests.services import in_ci, sqlite_half_only
 
 BROWSER_DIR = Path(__file__).resolve().parent
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
@@ -57,10 +58,6 @@ def _log(message: str) -> None:
     print(f"[browser] {message}", file=sys.stderr, flush=True)
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
 # -- pytest wiring ----------------------------------------------------------------------------------
 
 def pytest_configure(config: Any) -> None:
@@ -69,13 +66,7 @@ def pytest_configure(config: Any) -> None:
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     """Mark the tests of this folder; leave them out of the PostgreSQL half (see the docstring)."""
-    mine = [item for item in items if BROWSER_DIR in Path(str(item.fspath)).parents]
-    for item in mine:
-        item.add_marker(pytest.mark.browser)
-    if mine and config.getoption("--db") == "postgresql":
-        keep = [item for item in items if item not in mine]
-        config.hook.pytest_deselected(items=mine)
-        items[:] = keep
+    sqlite_half_only(config, items, BROWSER_DIR, "browser")
 
 
 # -- the browser binary ------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ Redis and the Solr stand-in, on loopback).
 """
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +19,9 @@ from typing import Any, Iterator
 
 import pytest
 
+from tests.services import in_ci, sqlite_half_only
+
 CKAN_DIR = Path(__file__).resolve().parent
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def pytest_configure(config: Any) -> None:
@@ -33,12 +30,7 @@ def pytest_configure(config: Any) -> None:
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     """Mark the tests of this folder; leave them out of the PostgreSQL half (see the docstring)."""
-    mine = [item for item in items if CKAN_DIR in Path(str(item.fspath)).parents]
-    for item in mine:
-        item.add_marker(pytest.mark.ckan)
-    if mine and config.getoption("--db") == "postgresql":
-        config.hook.pytest_deselected(items=mine)
-        items[:] = [item for item in items if item not in mine]
+    sqlite_half_only(config, items, CKAN_DIR, "ckan")
 
 
 @dataclass
