@@ -40,13 +40,9 @@ cannot begin to write once another one has committed.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import logging
-import os
-import threading
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +52,7 @@ from pyramid.registry import Registry
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from portal.locks import LockBusy, ProcessLock, process_lock
 from portal.models import LocalRole, Node
 from portal.registry import searchable_types
 
@@ -63,12 +60,6 @@ from .backend import DOC_FIELDS, SearchBackend, prepare_document
 from .documents import document, indexable
 from .outbox import SUBTREE, SearchOutbox
 from .settings import search_settings
-
-try:  # POSIX
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-    import msvcrt
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -80,79 +71,25 @@ LOCK_NAME = "DRAINLOCK"
 Bar = Callable[[str, "int | None"], Any]  # (description, total) -> a tqdm-like context manager
 
 
-class OutboxBusy(TimeoutError):
+class OutboxBusy(LockBusy):
     """Another writer holds the drain lock (a rebuild, a check); the outbox keeps the work."""
 
 
-class DrainLock:
-    """One writer of an index at a time, across the threads of this process and across processes.
+class DrainLock(ProcessLock):
+    """One writer of an index at a time (portal.locks): raises :class:`OutboxBusy` after the
+    timeout (`DRAIN_TIMEOUT` by default)."""
 
-    The thread lock makes the threads of a process queue without polling; the file lock (``flock``,
-    which the kernel drops if its process dies) makes processes sharing the index queue.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._thread_lock = threading.Lock()
-
-    @contextlib.contextmanager
-    def hold(self, timeout: float | None = None) -> Iterator[None]:
-        """Hold the lock; :class:`OutboxBusy` after `timeout` seconds (None: `DRAIN_TIMEOUT`)."""
-        timeout = DRAIN_TIMEOUT if timeout is None else timeout
-        deadline = time.monotonic() + timeout
-        if not self._thread_lock.acquire(timeout=max(timeout, 0)):
-            raise OutboxBusy(f"the search index {self.path.parent} is busy (another writer of this process)")
-        try:
-            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
-            try:
-                while not _try_lock(fd):
-                    if time.monotonic() >= deadline:
-                        raise OutboxBusy(f"the search index {self.path.parent} is busy (another process writes)")
-                    time.sleep(0.01)
-                try:
-                    yield
-                finally:
-                    _unlock(fd)
-            finally:
-                os.close(fd)
-        finally:
-            self._thread_lock.release()
-
-
-def _try_lock(fd: int) -> bool:
-    try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        else:  # pragma: no cover - Windows
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        return True
-    except OSError:
-        return False
-
-
-def _unlock(fd: int) -> None:
-    if fcntl is not None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    else:  # pragma: no cover - Windows
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-
-_locks: dict[str, DrainLock] = {}
-_locks_guard = threading.Lock()
+    busy = OutboxBusy
 
 
 def drain_lock(registry: Registry, backend: SearchBackend) -> DrainLock:
     """The drain lock of the index `backend` writes to (beside it: every process sharing the index
     shares its directory), one object per process so that its threads share the thread lock."""
     where = Path(getattr(backend, "path", None) or search_settings(registry).index_dir)
-    path = (where / LOCK_NAME).resolve()
-    with _locks_guard:
-        lock = _locks.get(str(path))
-        if lock is None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            lock = _locks[str(path)] = DrainLock(path)
-        return lock
+    lock = process_lock(where / LOCK_NAME, DrainLock, what=f"the search index {where.resolve()}",
+                        default_timeout=DRAIN_TIMEOUT)
+    assert isinstance(lock, DrainLock)
+    return lock
 
 
 # --- applying rows --------------------------------------------------------------------------------
