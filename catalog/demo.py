@@ -30,6 +30,7 @@ from portal.models import Node, Unit, User
 from portal.registry import type_info
 from portal.security import act_as
 
+from . import disclosure_export
 from . import vocabularies as v
 
 CREATOR, REVIEWER = "admin", "shenhe"  # content_types' demo accounts: the manager and the county reviewer
@@ -207,4 +208,5 @@ def load_demo_datasets(request: Any) -> list[str]:
         for node in made:
             content.transition(request, node, "publish", "演示数据")
     act_as(request, None)
+    disclosure_export.regenerate(request)  # the demo's disclosure documents into the 信息公开目录 dataset
     return [f"demo datasets: {added} added"]

@@ -19,6 +19,8 @@ from portal import content
 from portal.models import Node
 from tests.catalog.test_datasets import DATASET, GBK_CSV, HOST, add, b64file, path_of, publish, tokens  # noqa: F401
 
+pytestmark = pytest.mark.usefixtures("no_disclosure_export")  # the tests count datasets
+
 EU = "http://publications.europa.eu/resource/authority/"
 MIMES = {"jsonld": "application/ld+json", "ttl": "text/turtle", "rdf": "application/rdf+xml"}
 PARSERS = {"jsonld": "json-ld", "ttl": "turtle", "rdf": "xml"}

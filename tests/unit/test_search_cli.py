@@ -87,7 +87,7 @@ def waiting(db: Session) -> int:
 
 
 def indexable_count(db: Session) -> int:
-    return db.scalar(select(func.count(Node.id)).where(Node.type.notin_(("Portal", "Unit", "Folder"))))
+    return db.scalar(select(func.count(Node.id)).where(Node.type.notin_(("Portal", "Unit", "Folder", "Resource"))))
 
 
 def test_init_leaves_the_standard_pages_in_the_outbox(env, db):
