@@ -5,9 +5,10 @@ through `portal.migrations`, branch `catalog`); the core, content_types and sear
 """
 from typing import Any
 
-from . import dataset, resource  # noqa: F401  (importing the package defines its tables)
+from . import ckan_outbox, dataset, disclosure_export, resource  # noqa: F401  (importing the package defines its tables)
 
 
 def includeme(config: Any) -> None:
-    for module in ("dataset", "resource", "listing", "dcat"):
+    config.include("catalog.settings")  # first: a bad catalog.* value stops the start-up
+    for module in ("dataset", "resource", "listing", "dcat", "ckan_outbox", "disclosure_export"):
         config.include(f"catalog.{module}")

@@ -160,14 +160,40 @@ def dataset_view(context: Dataset, request: Any) -> dict[str, Any]:
             preview=preview(request, resource) if allowed and resource.previewable else None))
     unit = context.unit()
     return {"info": info_for(request.registry, context), "resources": rows, "contact": contact(context), "licence": context.licence,
-            "unit": unit, "frequency_uri": v.FREQUENCY_URI + v.FREQUENCIES.get(context.update_frequency, "IRREG")}
+            "unit": unit, "ckan": ckan_status(request, context), "frequency_uri": v.FREQUENCY_URI + v.FREQUENCIES.get(context.update_frequency, "IRREG")}
+
+
+CKAN_STATES = {
+    "off": _("Not republished to the open-data catalogue (CKAN): republishing is off, or the dataset is not public"),
+    "pending": _("Waiting to be sent to the open-data catalogue (CKAN)"),
+    "synced": _("Republished to the open-data catalogue (CKAN)"),
+    "error": _("The open-data catalogue (CKAN) refused this dataset"),
+    "withdrawn": _("Withdrawn from the open-data catalogue (CKAN)"),
+}
+
+
+def ckan_status(request: Any, dataset: Dataset) -> SimpleNamespace | None:
+    """Where the dataset stands in CKAN, for those who may edit it (the page's editors' box)."""
+    if not request.has_permission("edit", dataset):
+        return None
+    from .ckan_outbox import status
+    data = status(request, dataset)
+    synced_at = data.pop("synced_at")
+    synced = dt.datetime.fromisoformat(synced_at) if synced_at else None
+    return SimpleNamespace(**data, synced_at=synced, text=CKAN_STATES[data["state"]])
 
 
 def index(node: Node) -> dict[str, Any]:
     return {"keywords": list(getattr(node, "keywords", None) or [])}
 
 
+def api_extra(request: Any, node: Node) -> dict[str, Any]:
+    """Where the dataset stands in CKAN (catalog.ckan_outbox.status)."""
+    from .ckan_outbox import status
+    return {"ckan": status(request, node)}
+
+
 def includeme(config: Any) -> None:
     config.add_content_type(TypeInfo("Dataset", _("Dataset"), Dataset, schema, addable_to=("Unit", "Folder"),
                                      template="themes:default/templates/dataset.pt", view=dataset_view,
-                                     text_fields=("keyword_text",), index=index))
+                                     text_fields=("keyword_text",), index=index, api_extra=api_extra))

@@ -190,7 +190,8 @@ def resource_view(context: Resource, request: Any) -> dict[str, Any]:
         preview=preview(request, context) if allowed and context.previewable else None)
     dataset = context.parent
     return {"info": info_for(request.registry, context), "resources": [row], "dataset": dataset,
-            "contact": contact(dataset), "licence": None, "unit": context.unit(), "frequency_uri": ""}
+            "contact": contact(dataset), "licence": None, "unit": context.unit(), "frequency_uri": "",
+            "ckan": None}
 
 
 def includeme(config: Any) -> None:

@@ -62,6 +62,9 @@ class TypeInfo:
     # download views (portal.views.files), e.g. data whose files only staff may fetch while its
     # description is public; None: whoever may view the item.
     may_download: Callable[[Any, Node], bool] | None = None
+    # Read-only keys this type adds to its item's JSON, beyond its fields and columns:
+    # (request, item) -> {key: JSON value}, e.g. where a dataset stands in an outside catalogue.
+    api_extra: Callable[[Any, Node], Mapping[str, Any]] | None = None
 
     @property
     def folderish(self) -> bool:

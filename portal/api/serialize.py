@@ -13,7 +13,7 @@ from typing import Any
 from ..content import load_value
 from ..images import SCALES
 from ..models import Node
-from ..registry import addable_types
+from ..registry import addable_types, content_types
 from ..security import prefetch_local_roles
 from ..workflow import STATES, allowed_transitions
 
@@ -149,6 +149,9 @@ def item(request: Any, node: Node) -> dict[str, Any]:
         data["parent"] = (summary(request, parent) if request.has_permission("view", parent)
                           else {"@id": request.resource_url(parent)})
     data.update(fields(request, node))
+    info = content_types(request.registry).get(node.type)
+    if info is not None and info.api_extra is not None:
+        data.update(info.api_extra(request, node))
     if request.has_permission("history", node):
         data["has_pending_change"] = node.draft is not None
         data["pending_change"] = pending_change(request, node) if node.draft is not None else None

@@ -193,6 +193,7 @@ def make_published(request, container, n: int, **fields: Any) -> Node:
     return node
 
 
+@pytest.mark.usefixtures("no_disclosure_export")  # it counts datasets
 def test_listing_facets_paging_and_units(testapp, tokens, town, other_town, request_as, dbsession):
     request = request_as("manager")
     for n in range(23):
@@ -263,3 +264,17 @@ def test_a_dataset_is_added_and_edited_through_the_form(testapp, town, dbsession
     dbsession.expire_all()
     (res,) = [c for c in node.values() if isinstance(c, Resource)]
     assert (res.title, res.format, res.url) == ("agri.csv", "CSV", "https://data.example.org/agri.csv")
+
+
+def test_with_republishing_off_the_state_is_off_and_only_editors_see_it(testapp, tokens, town, dbsession):
+    from catalog.ckan_outbox import CkanOutbox
+
+    dataset, _resource = published_dataset(testapp, tokens, town)
+    as_editor = testapp.get(path_of(dataset), headers=tokens["editor"]).json
+    assert as_editor["ckan"] == {"state": "off", "id": None, "name": None, "url": None, "error": None,
+                                 "synced_at": None}
+    assert testapp.get(path_of(dataset), headers=JSON).json["ckan"]["state"] == "off"
+    assert dbsession.scalar(select(CkanOutbox.id).limit(1)) is None  # nothing queued when off
+    assert "ckan-off" not in testapp.get(path_of(dataset)).text  # the public page has no editors' box
+    login(testapp, "editor")
+    assert "ckan-off" in testapp.get(path_of(dataset)).text
