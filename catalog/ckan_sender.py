@@ -207,7 +207,7 @@ class Sender:
             if isinstance(node, Dataset) and m.public_now(node):
                 org = m.organization_name(self.settings.ckan_org_prefix, node)
                 unit = node.unit()
-                org_title = (unit.full_name or unit.title) if unit else ""
+                org_title = unit.title if unit else ""
                 name = known["name"] or free_name(session, m.package_name(node), node_id)
                 want = m.desired(node, self.settings.portal_url, org, name)
         outcome, error = "unchanged", ""

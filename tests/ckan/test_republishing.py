@@ -281,7 +281,7 @@ def test_a_published_dataset_arrives_with_its_metadata_organisation_and_files(po
         portal_file = session.get(Node, made.resources[0]).file
         resource_path = session.get(Node, made.resources[0]).path
     assert package["organization"]["name"] == "rp-huangmeizhen" == portal.org()
-    assert package["organization"]["title"] == (town.full_name or town.title)
+    assert package["organization"]["title"] == town.title
     assert {e["key"]: e["value"] for e in package["extras"]} == {
         "theme": "人口", "open_class": "无条件开放", "update_frequency": "每年", "temporal_start": "2024-01-01",
         "temporal_end": "2024-12-31", "spatial_text": "黄梅县", "contact_name": "县统计局综合股",
