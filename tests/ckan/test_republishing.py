@@ -406,7 +406,7 @@ def test_renaming_or_moving_a_dataset_keeps_its_ckan_name(portal: Portal, ckan: 
     with portal.request() as request:
         other = request.dbsession.scalar(select(Unit).where(Unit.title == OTHER_TOWN))
         content.move_to(request, request.dbsession.get(Node, made.id), other, unrestricted=True)
-        other_name, other_title = other.name, other.full_name or other.title
+        other_name, other_title = other.name, other.title
     portal.drain()
     package = show(ckan, "huangmeizhen-yuanming")
     assert package["id"] == first["id"] and package["url"] == f"{PORTAL_URL}/{other_name}/xinming/"
