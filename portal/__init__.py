@@ -28,6 +28,7 @@ def includeme(config: Configurator) -> None:
     config.include(".registry")
     config.include(".security")
     config.include(".headers")
+    config.include(".compression")
     config.include(".traversal")
     config.include(".storage")
     config.include(".i18n")

@@ -166,4 +166,7 @@ class Layout:
                 for c in self.add_choices if c.elsewhere]
 
     def flash(self) -> list[str]:
-        return self.request.session.pop_flash()
+        """The messages waiting for this browser. Only a session that holds some is touched:
+        popping from an empty one would set a session cookie on every anonymous page."""
+        session = self.request.session
+        return session.pop_flash() if "_f_" in session else []
