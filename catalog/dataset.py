@@ -24,6 +24,8 @@ from portal.views.pages import visible
 from . import vocabularies as v
 
 PHONE = re.compile(r"[0-9+()\- ]{5,40}")
+# what CKAN's e-mail validator refuses beyond colander's: a dot first, last or doubled
+EMAIL_DOTS = re.compile(r"^(?!\.)(?!.*\.$)(?!.*\.\.).*$")
 
 
 class Dataset(Node):
@@ -129,7 +131,9 @@ def schema(request: Any, node: Node | None = None) -> colander.SchemaNode:
     s.add(text_line(_("Spatial coverage"), name="spatial", missing=v.DEFAULT_SPATIAL))
     s.add(text_line(_("Contact person"), name="contact_name", max_length=100))
     s.add(text_line(_("Contact telephone"), name="contact_phone", max_length=40, validator=check_phone))
-    s.add(text_line(_("Contact e-mail"), name="contact_email", validator=colander.Email(_("Not an e-mail address"))))
+    s.add(text_line(_("Contact e-mail"), name="contact_email",
+                    validator=colander.All(colander.Email(_("Not an e-mail address")),
+                                           colander.Regex(EMAIL_DOTS, _("Not an e-mail address")))))
     s.validator = check_temporal
     return s
 

@@ -66,6 +66,7 @@ def test_a_dataset_has_the_fields_of_the_issue(testapp, tokens, town):
 @pytest.mark.parametrize("field,value", [("theme", "体育"), ("license", "cc-by-4.0"), ("open_class", "半开放"),
                                          ("update_frequency", "每小时"), ("keywords", ["人"]),
                                          ("keywords", ["a/b"]), ("contact_email", "not-mail"),
+                                         ("contact_email", "wang..ke@huangmei.gov.cn"),
                                          ("temporal_end", "2023-01-01")])
 def test_bad_metadata_is_refused_with_its_field(testapp, tokens, town, dbsession, field, value):
     res = add(testapp, tokens["editor"], town.path, "Dataset", status=400, **{**DATASET, field: value})

@@ -32,6 +32,7 @@ from ckanapi.errors import NotFound
 from sqlalchemy import select
 
 from catalog.ckan_outbox import CkanOutbox, CkanPackage
+from catalog.dataset import Dataset
 from catalog.ckan_sender import Report, Sender, retry_failed
 from portal import content, main
 from portal.accounts import add_user
@@ -449,8 +450,13 @@ def test_retracting_withdraws_the_package_republishing_revives_it_and_deleting_d
 # -- 7. CKAN refuses a dataset -----------------------------------------------------------------------
 
 def test_a_dataset_ckan_refuses_shows_why_to_its_editors_and_waits_for_a_change(portal: Portal, ckan: Ckan) -> None:
-    # the form's e-mail check (colander.Email) takes two dots in a row; CKAN's does not
-    made = portal.add_dataset("jujue", file_resource("人口表"), contact_email="wang..ke@huangmei.gov.cn")
+    # an address CKAN's validator refuses, written past the form (which refuses it too, as CKAN does:
+    # the portal's own checks may lag behind CKAN's, and then this is what editors see)
+    made = portal.add_dataset("jujue", file_resource("人口表"), state="pending")
+    with portal.request() as request:
+        request.dbsession.get(Dataset, made.id).contact_email = "wang..ke@huangmei.gov.cn"
+    for node_id in (made.id, *made.resources):
+        portal.transition(node_id, "publish")
     report = portal.drain()
     assert report.failed == 1 and not report.unreachable
     record = portal.record(made.id)
