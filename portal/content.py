@@ -368,7 +368,7 @@ def check_name(container: Node, name: Any) -> None:
         return
     if not isinstance(name, str) or not valid_name(name):
         raise ContentError(INVALID_NAME, field="name")
-    if name in container.keys():
+    if container.has_child(name):
         raise ContentError(NAME_TAKEN, field="name")
 
 

@@ -5,7 +5,7 @@ import re
 import zlib
 
 from pypinyin import lazy_pinyin
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, cast, func, or_, select
 from sqlalchemy.orm import object_session
 
 from .models import Node
@@ -48,10 +48,15 @@ def free_name(container: Node, base: str) -> str:
     portal.models.) `portal.content.create` still retries a name refused at its write.
     """
     session = object_session(container)
-    taken = set(container.keys())
-    if session is not None and container.id is not None:
-        if session.get_bind().dialect.name == "postgresql":
-            key = zlib.crc32(base.encode("utf-8")) - 2**31  # into int4
-            session.execute(select(func.pg_advisory_xact_lock(cast(container.id, Integer), cast(key, Integer))))
-        taken.update(session.scalars(select(Node.name).where(Node.parent_id == container.id)))
+    if session is None or container.id is None:
+        return unique_name(container, base)
+    if session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(base.encode("utf-8")) - 2**31  # into int4
+        session.execute(select(func.pg_advisory_xact_lock(cast(container.id, Integer), cast(key, Integer))))
+    # only the names `base` would collide with: `base` and `base-<n>` (a listing of 20,000 is not read)
+    taken = set(session.scalars(select(Node.name).where(
+        Node.parent_id == container.id,
+        or_(Node.name == base, Node.name.startswith(f"{base}-", autoescape=True)))))
+    if "children" in container.__dict__:
+        taken.update(container.keys())  # children added in this transaction and not flushed yet
     return unique_name(container, base, taken)

@@ -5,7 +5,7 @@ import datetime as dt
 from typing import Any, ClassVar, Iterator
 
 from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint, select)
+                        UniqueConstraint, func, select)
 from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from .meta import Base
@@ -20,7 +20,10 @@ class Node(Base):
     """A place in the tree. `path` ends with '/', so a subtree is `path LIKE '<path>%'`."""
 
     __tablename__ = "nodes"
-    __table_args__ = (UniqueConstraint("parent_id", "name"), Index("ix_nodes_state", "state"))
+    # (parent_id, position): a container's children in their order, and the next position, from
+    # the index alone however many there are
+    __table_args__ = (UniqueConstraint("parent_id", "name"), Index("ix_nodes_state", "state"),
+                      Index("ix_nodes_parent_position", "parent_id", "position"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     type: Mapped[str] = mapped_column(String(50))
@@ -102,12 +105,29 @@ class Node(Base):
             node = node.parent
 
     def add(self, child: Node, name: str) -> Node:
-        """Attach `child` under this node as `name`, at the end of the order."""
+        """Attach `child` under this node as `name`, at the end of the order.
+
+        In a session, the next position is one query and the children stay unloaded: a column of
+        20,000 items must not be loaded to add the 20,001st."""
         child.name = name
         child.path = f"{self.path}{name}/"
-        child.position = max((c.position for c in self.children), default=-1) + 1
-        self.children.append(child)
+        session = object_session(self)
+        if session is not None and self.id is not None and "children" not in self.__dict__:
+            last = session.scalar(select(func.max(Node.position)).where(Node.parent_id == self.id))
+            child.position = (last if last is not None else -1) + 1
+            child.parent = self  # the backref queues it for an unloaded collection without loading it
+            session.add(child)  # (the collection's cascade does not reach it unloaded)
+        else:
+            child.position = max((c.position for c in self.children), default=-1) + 1
+            self.children.append(child)
         return child
+
+    def has_child(self, name: str) -> bool:
+        """Whether a child is named `name` (one query in a session, not a load of every child)."""
+        session = object_session(self)
+        if session is None or self.id is None or "children" in self.__dict__:
+            return name in self.keys()
+        return session.scalar(select(Node.id).where(Node.parent_id == self.id, Node.name == name).limit(1)) is not None
 
     def is_public_now(self, now: dt.datetime | None = None) -> bool:
         """Within its effective and expiry dates (the workflow state is checked by the ACL)."""

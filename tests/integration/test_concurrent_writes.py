@@ -20,7 +20,7 @@ from sqlalchemy import insert, select
 
 from content_types.disclosure import Disclosure
 from portal import content
-from portal.content import Taken
+from portal.content import ContentError
 from portal.models import Node, Unit
 from portal.slugs import slugify
 from tests.integration.conftest import EDITORS, TOWN, Client, LivePortal
@@ -205,10 +205,11 @@ def test_a_name_taken_between_choosing_and_writing_is_chosen_again(live_portal: 
         second = content.create(request, town, "Page", {"title": "通知"})
         assert (first.name, second.name) == ("tongzhi", "tongzhi-2")
         assert len(picked) == 2
-        # a name asked for, taken meanwhile by another request (not among the loaded children)
+        # a name asked for, taken meanwhile by another request (not among the loaded children):
+        # the check asks the database, so it is refused before anything is written
         session.execute(insert(Node.__table__).values(type="Node", parent_id=town.id, name="gonggao",
                                                       path=f"{town.path}gonggao/"))
-        with pytest.raises(Taken) as e:
+        with pytest.raises(ContentError) as e:
             content.create(request, town, "Page", {"title": "公告"}, name="gonggao")
         assert e.value.field == "name"
     finally:
