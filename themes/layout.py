@@ -65,7 +65,15 @@ class Layout:
             return []
         return list(reversed(list(self.context.lineage())))
 
+    @cached_property
+    def application_url(self) -> str:
+        return self.request.application_url
+
     def url(self, node: Node, *elements: str, **kw: Any) -> str:
+        """An item's page from its stored path (names are URL-safe: portal.slugs), without the
+        walk up the parents of `resource_url`: the navigation alone links 83 units."""
+        if not elements and not kw and node.path:
+            return self.application_url + node.path
         return self.request.resource_url(node, *elements, **kw)
 
     def static(self, path: str) -> str:
