@@ -21,7 +21,7 @@ from ..i18n import _
 from ..models import AuthToken, Node
 from ..security import TOKEN_LIFETIME, authenticate, bearer_token, check_second_factor, digest, issue_token
 from .errors import APIError, error_response, field_error, json_response, unauthorized
-from .fields import read_body
+from .fields import read_body, refuse_unknown
 
 THROTTLED = _("Too many failed attempts. Please wait 15 minutes and try again.")
 
@@ -37,6 +37,7 @@ def _failed(request: Any, login: str, why: str, step: str, message: Any, errors:
 @view_config(context=Node, name="@login", request_method="POST")
 def login(context: Node, request: Any) -> Response:
     body = read_body(request)
+    refuse_unknown(request, body, ("login", "password", "otp"))
     errors = [field_error(request, name, _("Required") if body.get(name) in (None, "") else _("Must be text"))
               for name in ("login", "password") if not isinstance(body.get(name), str) or not body[name]]
     if body.get("otp") is not None and not isinstance(body["otp"], str):

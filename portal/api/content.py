@@ -3,9 +3,11 @@
 Every change goes through portal.content, as the pages' changes do. Statuses:
 
 - POST: 201 with `Location` and the new item.
-- PATCH: 200 with the item; 202 when the item is published and the editor may not review: the
-  change is kept as a draft (`has_pending_change: true`, `pending_change`) and the public keeps
-  seeing the published version until a reviewer runs `@workflow/publish`.
+- PATCH: 204 (plone.restapi's answer), or 200 with the item when asked for with
+  `Prefer: return=representation`; 202 with the item when the item is published and the editor
+  may not review (ours): the change is kept as a draft (`has_pending_change: true`,
+  `pending_change`) and the public keeps seeing the published version until a reviewer runs
+  `@workflow/publish`.
 - DELETE: 204.
 
 Concurrency: GET sends `ETag: "<id>-<version>"`. PATCH and DELETE honour `If-Match` (412 when
@@ -59,6 +61,11 @@ def if_match_version(request: Any, node: Node) -> int | None:
     raise APIError(412, _("This item changed since you loaded it (If-Match does not match its ETag)"))
 
 
+def no_content(node: Node) -> Response:
+    """plone.restapi's answer to a PATCH; the new ETag lets the client edit again without a GET."""
+    return Response(status=204, headers={"ETag": f'"{etag(node)}"'})
+
+
 @item_view(request_method="GET", permission="view")
 def get_item(context: Node, request: Any) -> Response:
     return item_response(request, context)
@@ -107,14 +114,23 @@ def edit_item(context: Node, request: Any) -> Response:
     info = type_info(request.registry, context.type)
     if info is None:
         raise APIError(400, _("This item cannot be edited"))
+    if body.get("@type", info.name) != info.name:
+        raise APIError(400, _("Some fields are not valid"),
+                       [field_error(request, "@type", _("The type of an item cannot be changed"))])
     appstruct = deserialize(request, info, body, context)
     try:
         outcome = content.save(request, context, appstruct, expected_version=expected)
+        if body.get("id") not in (None, context.name):  # plone.restapi's short name: a rename
+            content.rename(request, context, body["id"] if isinstance(body["id"], str) else "")
     except Conflict as e:
         raise content_error(request, e, status=conflict_status) from None
     except ContentError as e:
         raise content_error(request, e) from None
-    return item_response(request, context, 202 if outcome == "draft" else 200)
+    if outcome == "draft":  # ours: the client must learn that the public sees no change yet
+        return item_response(request, context, 202)
+    if request.headers.get("Prefer", "").replace(" ", "").lower() == "return=representation":
+        return item_response(request, context)
+    return no_content(context)
 
 
 @item_view(request_method="DELETE", permission="delete")

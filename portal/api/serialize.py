@@ -13,13 +13,21 @@ from typing import Any
 from ..content import load_value
 from ..images import SCALES
 from ..models import Node
-from ..registry import addable_types
+from ..registry import addable_types, type_info
 from ..security import prefetch_local_roles
 from ..workflow import STATES, allowed_transitions
+from .richtext import TEXT, as_rich_text, text_field
 
 
 BATCH_SIZE = 25
 MAX_BATCH_SIZE = 1000
+# What an item's JSON holds besides its type's fields (and `text`, see api.richtext). A client may
+# send them back with an edit (an item read with GET is a valid PATCH body); they are not written.
+ITEM_KEYS = frozenset({
+    "@id", "@type", "id", "uid", "review_state", "review_state_title", "created", "modified",
+    "published", "version", "parent", "is_folderish", "allowed_transitions", "items", "items_total",
+    "batching", "addable_types", "has_pending_change", "pending_change", "pending_change_by", "pending_change_at",
+})
 
 
 def iso(value: Any) -> Any:
@@ -90,21 +98,25 @@ def field_value(request: Any, node: Node, name: str, value: Any, links: bool = T
     return iso(value)
 
 
-def read_only(node: Node) -> list[str]:
+def read_only(factory: type[Node]) -> list[str]:
     """Columns a type keeps besides its editable fields, e.g. a disclosure's 索引号."""
     names: list[str] = []
-    for cls in type(node).__mro__:
+    for cls in factory.__mro__:
         table = cls.__dict__.get("__table__")
         if cls is Node or table is None or not (isinstance(cls, type) and issubclass(cls, Node)):
             continue
-        names += [c.key for c in table.columns if not c.primary_key and c.key not in node.fields]
+        names += [c.key for c in table.columns if not c.primary_key and c.key not in factory.fields]
     return names
 
 
 def fields(request: Any, node: Node) -> dict[str, Any]:
-    """The editable fields, then the type's read-only columns."""
-    names = list(node.fields) + read_only(node)
-    return {name: field_value(request, node, name, getattr(node, name)) for name in names}
+    """The editable fields, plone.restapi's `text` for the rich-text one, then the read-only columns."""
+    names = list(node.fields) + read_only(type(node))
+    data = {name: field_value(request, node, name, getattr(node, name)) for name in names}
+    rich = text_field(type_info(request.registry, node.type))
+    if rich is not None:
+        data[TEXT] = as_rich_text(getattr(node, rich))
+    return data
 
 
 def pending_change(request: Any, node: Node) -> dict[str, Any]:

@@ -22,7 +22,9 @@ from .. import sharing
 from ..i18n import _
 from ..models import Node
 from .errors import APIError, field_error, json_response
-from .fields import read_body
+from .fields import UNKNOWN_FIELD, read_body, refuse_unknown
+
+ENTRY_KEYS = ("id", "type", "roles", "title", "login", "disabled")  # the last three as GET gives them
 
 
 def sharing_state(request: Any, node: Node, extra: list[str] = ()) -> dict[str, Any]:
@@ -65,6 +67,7 @@ def parse_changes(request: Any, body: dict[str, Any]) -> dict[str, dict[str, boo
         if not isinstance(entry, dict):
             errors.append(field_error(request, f"entries.{i}", _("Must be an object")))
             continue
+        errors += [field_error(request, f"entries.{i}.{key}", UNKNOWN_FIELD) for key in entry if key not in ENTRY_KEYS]
         principal = principal_of(entry)
         if principal is None or not sharing.known_principal(request, principal):
             errors.append(field_error(request, f"entries.{i}.id", _("Unknown user or group.")))
@@ -88,6 +91,7 @@ def parse_changes(request: Any, body: dict[str, Any]) -> dict[str, dict[str, boo
 @view_config(context=Node, name="@sharing", request_method="POST", permission="manage")
 def set_sharing(context: Node, request: Any) -> Response:
     body = read_body(request)
+    refuse_unknown(request, body, ("inherit", "entries"))
     inherit = body.get("inherit")
     if inherit is not None and not isinstance(inherit, bool):
         raise APIError(400, _("Some fields have the wrong type"),

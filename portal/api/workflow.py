@@ -19,7 +19,7 @@ from ..i18n import _
 from ..models import Node, User
 from ..workflow import STATES, TRANSITIONS
 from .errors import APIError, content_error, field_error, json_response
-from .fields import read_body
+from .fields import read_body, refuse_unknown
 from .serialize import field_value, iso, transitions
 
 def state_title(request: Any, state: str) -> str:
@@ -47,6 +47,7 @@ def run_transition(context: Node, request: Any) -> Response:
         raise HTTPNotFound()
     name = request.subpath[0]
     body = read_body(request, required=False)
+    refuse_unknown(request, body, ("comment",))
     comment = body.get("comment", "")
     if comment is None:
         comment = ""

@@ -23,6 +23,7 @@ from portal.schemas import LOCAL_TZ
 from tests.conftest import PASSWORD, api_token, login
 
 JSON = {"Accept": "application/json"}
+REPRESENTATION = {"Prefer": "return=representation"}  # a PATCH answers the item (else 204)
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
 
@@ -302,7 +303,8 @@ def test_missing_unknown_or_unaddable_type_is_400(testapp: webtest.TestApp, edit
 def test_patch_changes_only_what_is_sent(testapp: webtest.TestApp, editor: dict[str, str], town: Any) -> None:
     news = add(testapp, editor, town.path, "News", title="旧标题", body="<p>正文</p>",
                lead_image=upload(png(), "a.png", "image/png"))
-    res = testapp.patch_json(path_of(news["@id"]), {"description": "新摘要"}, headers=editor, status=200)
+    res = testapp.patch_json(path_of(news["@id"]), {"description": "新摘要"}, headers={**editor, **REPRESENTATION},
+                             status=200)
     assert res.json["description"] == "新摘要" and res.json["title"] == "旧标题" and res.json["body"] == "<p>正文</p>"
     assert res.json["lead_image"]["filename"] == "a.png"  # an omitted file is kept
     assert res.json["version"] == news["version"] + 1
@@ -312,7 +314,7 @@ def test_patch_changes_only_what_is_sent(testapp: webtest.TestApp, editor: dict[
 def test_patch_with_if_match(testapp: webtest.TestApp, editor: dict[str, str], page: dict[str, Any]) -> None:
     path = path_of(page["@id"])
     etag = testapp.get(path, headers=editor).headers["ETag"]
-    testapp.patch_json(path, {"title": "第二版"}, headers={**editor, "If-Match": etag}, status=200)
+    testapp.patch_json(path, {"title": "第二版"}, headers={**editor, "If-Match": etag}, status=204)
     stale = testapp.patch_json(path, {"title": "第三版"}, headers={**editor, "If-Match": etag}, status=412)
     assert stale.json["error"]["type"] == "PreconditionFailed"
     conflict = testapp.patch_json(path, {"title": "第三版", "version": 1}, headers=editor, status=409)
@@ -327,20 +329,21 @@ def test_an_item_sent_back_as_read_keeps_its_files(testapp: webtest.TestApp, edi
     read = testapp.get(path_of(doc["@id"]), headers=editor).json
     read["title"] = "文件（修订）"
     read["attachments"] = [read["attachments"][1], upload(b"three", "三.txt")]
-    res = testapp.patch_json(path_of(doc["@id"]), read, headers=editor, status=200)
+    res = testapp.patch_json(path_of(doc["@id"]), read, headers={**editor, **REPRESENTATION}, status=200)
     assert [a["filename"] for a in res.json["attachments"]] == ["二.txt", "三.txt"]
     assert testapp.get(path_of(res.json["attachments"][0]["download"]), headers=editor).body == b"two"
 
     news = add(testapp, editor, town.path, "News", title="新闻", lead_image=upload(png(), "a.png", "image/png"))
     read = testapp.get(path_of(news["@id"]), headers=editor).json
-    res = testapp.patch_json(path_of(news["@id"]), {**read, "source": "县融媒体中心"}, headers=editor, status=200)
+    res = testapp.patch_json(path_of(news["@id"]), {**read, "source": "县融媒体中心"},
+                             headers={**editor, **REPRESENTATION}, status=200)
     assert res.json["lead_image"] == read["lead_image"] and res.json["source"] == "县融媒体中心"
 
 
 def test_patch_checks_dates_against_the_whole_item(testapp: webtest.TestApp, editor: dict[str, str],
                                                    page: dict[str, Any]) -> None:
     path = path_of(page["@id"])
-    testapp.patch_json(path, {"effective": "2030-01-01T00:00:00+08:00"}, headers=editor, status=200)
+    testapp.patch_json(path, {"effective": "2030-01-01T00:00:00+08:00"}, headers=editor, status=204)
     res = testapp.patch_json(path, {"expires": "2029-01-01T00:00:00+08:00"}, headers=editor, status=400)
     assert "expires" in errors_of(res)
 
@@ -416,7 +419,7 @@ def test_manager_edits_a_published_item_directly(testapp: webtest.TestApp, manag
                                                  reviewer: dict[str, str], published: dict[str, Any]) -> None:
     """Whoever may review needs no review; reviewers themselves may not edit (the workflow's rule)."""
     path = path_of(published["@id"])
-    testapp.patch_json(path, {"title": "管理员改的"}, headers=manager, status=200)
+    testapp.patch_json(path, {"title": "管理员改的"}, headers=manager, status=204)
     assert testapp.get(path, headers=JSON).json["title"] == "管理员改的"
     testapp.patch_json(path, {"title": "审核员改的"}, headers=reviewer, status=403)
 
@@ -445,7 +448,7 @@ def test_a_browser_session_needs_json_or_the_csrf_token(testapp: webtest.TestApp
     login(testapp, "editor")
     res = testapp.delete(path_of(page["@id"]), headers=JSON, status=400)
     assert res.json["error"]["type"] == "BadRequest"
-    testapp.patch_json(path_of(page["@id"]), {"title": "会话里改的"}, headers=JSON, status=200)
+    testapp.patch_json(path_of(page["@id"]), {"title": "会话里改的"}, headers=JSON, status=204)
 
 
 # --- bad input is a 400 with field errors, never a 500 ------------------------------------------
@@ -559,7 +562,7 @@ def test_sharing_grants_editor_on_a_folder(testapp: webtest.TestApp, dbsession: 
                                           "roles": {"Reader": True, "Editor": True}}]}, headers=manager)
     entry = next(e for e in res.json["entries"] if e["id"] == "user:other-editor")
     assert entry["roles"]["Editor"] is True
-    testapp.patch_json(path_of(page["@id"]), {"title": "孔垄镇编辑改的"}, headers=other_editor, status=200)
+    testapp.patch_json(path_of(page["@id"]), {"title": "孔垄镇编辑改的"}, headers=other_editor, status=204)
     # and taken away again
     testapp.post_json(path_of(folder["@id"]) + "@sharing",
                       {"entries": [{"id": "user:other-editor", "roles": {"Reader": False, "Editor": False}}]},

@@ -176,7 +176,7 @@ def test_the_api_reads_and_writes_attachment_titles(testapp, dbsession, users):
     assert [a.get("title") for a in created["attachments"]] == ["方案全文", None]
     item = created["@id"].removeprefix("http://localhost")
     sent = [{**created["attachments"][1], "title": "名单"}, created["attachments"][0]]
-    res = testapp.patch_json(item, {"attachments": sent}, headers=token)
+    res = testapp.patch_json(item, {"attachments": sent}, headers={**token, "Prefer": "return=representation"})
     assert [(a["filename"], a.get("title")) for a in res.json["attachments"]] == [("y.txt", "名单"),
                                                                                   ("x.pdf", "方案全文")]
     bad = testapp.post_json(town.path + "/", {"@type": "Disclosure", "title": "t", **REQUIRED,

@@ -255,7 +255,7 @@ def test_a_repealed_document_links_to_the_one_that_replaces_it(testapp, request_
     old = disclosure(request_, town, "旧办法", published=dt.datetime(2020, 2, 1))
     manager = api_token(testapp, "manager")
     testapp.patch_json(old.path, {"validity": "已废止", "superseded_by": new.index_number}, headers=manager,
-                       status=200)
+                       status=204)
     listed = {r["title"]: r for r in rows(xxgk(testapp, town.path))}
     assert listed["旧办法"]["validity"] == "已废止"
     assert listed["旧办法"]["links"] == [new.path]

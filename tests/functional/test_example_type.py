@@ -71,7 +71,7 @@ def test_an_event_is_added_and_edited_through_the_api(eventapp, dbsession, town)
                               headers=headers, status=201).json
     assert (made["@type"], made["venue"]) == ("Event", "长江干堤")
     path = made["@id"].removeprefix("http://example.com")
-    changed = eventapp.patch_json(path, {"venue": "小池镇江堤"}, headers=headers).json
+    changed = eventapp.patch_json(path, {"venue": "小池镇江堤"}, headers={**headers, "Prefer": "return=representation"}).json
     assert changed["venue"] == "小池镇江堤"
     node = node_at(dbsession, path)
     assert dbsession.scalar(select(func.count(Revision.id)).where(Revision.node_id == node.id)) == 2

@@ -259,7 +259,7 @@ def test_an_editor_cannot_edit_or_rename_their_unit(testapp, dbsession, users, t
 
 def test_a_manager_edits_and_renames_a_unit(testapp, dbsession, users, town):
     headers = api_token(testapp, "manager")
-    testapp.patch_json(town.path, {"contact": "0713-0000000"}, headers=headers, status=200)
+    testapp.patch_json(town.path, {"contact": "0713-0000000"}, headers=headers, status=204)
     token = login(testapp, "manager")
     testapp.post(f"{town.path}@@rename", {"csrf_token": token, "name": "hmz"}, status=302)
 
