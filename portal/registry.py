@@ -62,6 +62,9 @@ class TypeInfo:
     # download views (portal.views.files), e.g. data whose files only staff may fetch while its
     # description is public; None: whoever may view the item.
     may_download: Callable[[Any, Node], bool] | None = None
+    # Other names the API accepts for this type (never answers): plone.restapi's names of the
+    # same kind of item, e.g. "Document" for Page, so that its clients work unchanged.
+    aliases: tuple[str, ...] = ()
 
     @property
     def folderish(self) -> bool:
@@ -101,6 +104,14 @@ def content_types(registry: Registry) -> dict[str, TypeInfo]:
 
 def type_info(registry: Registry, name: str) -> TypeInfo | None:
     return content_types(registry).get(name)
+
+
+def find_type(registry: Registry, name: Any) -> TypeInfo | None:
+    """The type called `name` or known by it as an alias (`TypeInfo.aliases`)."""
+    if not isinstance(name, str):
+        return None
+    types = content_types(registry)
+    return types.get(name) or next((info for info in types.values() if name in info.aliases), None)
 
 
 def info_for(registry: Registry, node: Node) -> TypeInfo:

@@ -355,7 +355,8 @@ class SecurityPolicy:
         user = self.identity(request)
         cache = request.__dict__.get(LOCAL_ROLES_KEY)
         if cache is None or cache.user is not user:
-            principals = [p for p in self.base_principals(request) if p.startswith(("user:", "group:"))]
+            principals = [p for p in self.base_principals(request)
+                          if p.startswith(("user:", "group:")) or p == Authenticated]
             cache = request.__dict__[LOCAL_ROLES_KEY] = LocalRoles(request, principals, user)
         return cache
 

@@ -112,7 +112,7 @@ def search_json(context: Node, request: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "@id": url + ("?" + request.query_string if request.query_string else ""),
         "items_total": results.total,
-        "items": [{"@id": request.application_url + h.fields.get("path", ""), "@type": h.fields.get("type"),
+        "items": [{"@id": request.application_url + h.fields.get("path", "").rstrip("/"), "@type": h.fields.get("type"),
                    "title": h.fields.get("title"), "description": h.fields.get("description", ""),
                    "review_state": h.fields.get("state"), "unit": h.fields.get("unit"),
                    "doc_number": h.fields.get("doc_number"), "index_number": h.fields.get("index_number"),

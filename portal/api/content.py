@@ -30,11 +30,11 @@ from .. import content
 from ..content import Conflict, ContentError
 from ..i18n import _
 from ..models import Node
-from ..registry import type_info
+from ..registry import find_type, type_info
 from . import item_view
 from .errors import APIError, content_error, field_error, json_response
 from .fields import deserialize, read_body
-from .serialize import etag, item
+from .serialize import etag, item, item_url
 
 _TAG = re.compile(r'^(?:W/)?"?(\d+)-(\d+)"?$')
 
@@ -86,8 +86,9 @@ def add_item(context: Node, request: Any) -> Response:
     type_name, name = body.get("@type"), body.get("id")
     if not isinstance(type_name, str) or not type_name:
         raise APIError(400, _("Say which type to add in @type"), [field_error(request, "@type", _("Required"))])
+    known = find_type(request.registry, type_name)  # plone.restapi's names too ("Document")
     try:
-        info = content.check_add(request, context, type_name)
+        info = content.check_add(request, context, known.name if known is not None else type_name)
         if name is not None and not isinstance(name, str):
             raise APIError(400, _("Some fields have the wrong type"), [field_error(request, "id", _("Must be text"))])
         content.check_name(context, name or None)
@@ -95,8 +96,7 @@ def add_item(context: Node, request: Any) -> Response:
         node = content.create(request, context, info.name, appstruct, name=name or None)
     except ContentError as e:
         raise content_error(request, e) from None
-    url = request.resource_url(node)
-    return item_response(request, node, 201, Location=url)
+    return item_response(request, node, 201, Location=item_url(request, node))
 
 
 @item_view(request_method="PATCH", permission="edit")
@@ -114,7 +114,7 @@ def edit_item(context: Node, request: Any) -> Response:
     info = type_info(request.registry, context.type)
     if info is None:
         raise APIError(400, _("This item cannot be edited"))
-    if body.get("@type", info.name) != info.name:
+    if "@type" in body and find_type(request.registry, body["@type"]) is not info:
         raise APIError(400, _("Some fields are not valid"),
                        [field_error(request, "@type", _("The type of an item cannot be changed"))])
     appstruct = deserialize(request, info, body, context)

@@ -6,8 +6,10 @@ colander is lenient with them (`Int` takes `true` and `"5"` and `5.7`, `String` 
 field error, never coerced and never a 500.
 
 A key the item does not have is refused with a 400 naming it, never dropped in silence. The keys
-GET returns that cannot be written (`@id`, `review_state`, a disclosure's `index_number`, …) are
-accepted and left alone, so that an item read with GET can be sent back with a change.
+GET returns besides the fields (`@id`, `review_state`, `items`, …) are accepted and left alone, so
+that an item read with GET can be sent back with a change, and so are the computed columns (a
+disclosure's `index_number`); a field of the type that its form does not take here (a column's
+dates) may come back unchanged only.
 plone.restapi's `text` is the type's rich-text field (api.richtext).
 
 PATCH is partial: only the fields in the body are deserialised and saved; the schema's cross-field
@@ -31,7 +33,7 @@ from ..registry import TypeInfo
 from ..uploads import Upload, clean_title
 from .errors import APIError, field_error, invalid
 from .richtext import TEXT, text_field, text_in
-from .serialize import ITEM_KEYS, blob_url, is_blob, read_only
+from .serialize import ITEM_KEYS, blob_url, field_value, is_blob, read_only
 
 UNKNOWN_FIELD = _("Unknown field")
 
@@ -210,10 +212,25 @@ def current_values(node: Node) -> dict[str, Any]:
     return values
 
 
+def refuse_read_only(request: Any, info: TypeInfo, schema: colander.SchemaNode, body: dict[str, Any],
+                     node: Node | None) -> None:
+    """A field of the type that its form does not take (the dates of a column, which other types
+    have) may be sent back as GET gave it, not changed: a 400 naming it, rather than nothing.
+    Computed columns (a disclosure's 索引号, a resource's detected format) are the item's
+    description, like `modified`: they are left alone."""
+    fixed = set(info.factory.fields) - {child.name for child in schema.children}
+    changed = [name for name in body if name in fixed and (
+        node is None or body[name] != field_value(request, node, name, getattr(node, name)))]
+    if changed:
+        raise APIError(400, _("Some fields cannot be changed"),
+                       [field_error(request, name, _("This field cannot be changed here")) for name in changed])
+
+
 def deserialize(request: Any, info: TypeInfo, body: dict[str, Any], node: Node | None = None) -> dict[str, Any]:
     """The appstruct for `content.create` (node None) or for a partial `content.save` of `node`."""
     schema = info.schema(request, node)
     refuse_unknown(request, body, known_fields(info, schema))
+    refuse_read_only(request, info, schema, body, node)
     current = getattr(node, text_field(info) or "", None) if node is not None else None
     body = {k: v for k, v in text_in(request, info, body, current).items() if k in schema}
     kept: dict[str, Any] = {}

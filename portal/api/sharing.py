@@ -1,11 +1,14 @@
 """`@sharing`: the local roles of an item, read and written as plone.restapi does.
 
 GET gives `{"inherit", "available_roles", "entries"}`; an entry's roles are true (granted here),
-"acquired" (granted on a parent and inherited) or false. `?search=text` adds matching users and
-groups as entries without roles, to pick from. POST takes `{"inherit"?, "entries"?: [{"id",
-"type"?, "roles": {role: bool}}]}`: `id` is a principal (`user:<login>`, `group:<name>`) or a
-login/group name with `type` "user"/"group"; a role set to "acquired" is not granted here. The
-whole body is checked before anything is written; the answer is the new state (200).
+"acquired" (granted on a parent and inherited) or false; `disabled` is always false (every role
+listed may be changed here: global roles are not listed). `?search=text` adds matching users and
+groups as entries without roles, to pick from. The first entry is plone.restapi's
+`AuthenticatedUsers` group: every logged-in user. POST takes `{"inherit"?, "entries"?: [{"id",
+"type"?, "roles": {role: bool}}]}`: `id` is a principal (`user:<login>`, `group:<name>`), a
+login/group name with `type` "user"/"group", or `AuthenticatedUsers`; a role set to "acquired" is
+not granted here. The whole body is checked before anything is written; the answer is 204, as
+plone.restapi's.
 
 Beyond plone.restapi: `orphaned` lists the items at or below whose owner no longer holds a role
 there that lets ownership count (`portal.sharing.orphaned`: `@id`, `title`, `owner` {id, title}),
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyramid.authorization import Authenticated
 from pyramid.response import Response
 from pyramid.view import view_config
 
@@ -24,6 +28,9 @@ from ..models import Node
 from .errors import APIError, field_error, json_response
 from .fields import UNKNOWN_FIELD, read_body, refuse_unknown
 
+# plone.restapi's names of our principals, both ways.
+PRINCIPALS = {"AuthenticatedUsers": Authenticated}
+PLONE_NAMES = {principal: name for name, principal in PRINCIPALS.items()}
 ENTRY_KEYS = ("id", "type", "roles", "title", "login", "disabled")  # the last three as GET gives them
 
 
@@ -34,7 +41,8 @@ def sharing_state(request: Any, node: Node, extra: list[str] = ()) -> dict[str, 
         "inherit": node.inherit_roles,
         "available_roles": [{"id": role, "title": request.localizer.translate(title)}
                             for role, title in sharing.SHARING_ROLES],
-        "entries": sharing.entries(request, node, extra=list(extra)),
+        "entries": [{**entry, "id": PLONE_NAMES.get(entry["id"], entry["id"]), "disabled": False}
+                    for entry in sharing.entries(request, node, extra=list(extra))],
         "orphaned": [{"@id": o["url"], "title": o["title"], "owner": {"id": o["owner"], "title": o["owner_title"]}}
                      for o in orphans],
         "orphaned_total": total,
@@ -52,6 +60,8 @@ def principal_of(entry: dict[str, Any]) -> str | None:
     ident, kind = entry.get("id"), entry.get("type")
     if not isinstance(ident, str) or not ident:
         return None
+    if ident in PRINCIPALS:
+        return PRINCIPALS[ident]
     if ident.startswith(("user:", "group:")):
         return ident
     return f"{kind}:{ident}" if kind in ("user", "group") else None
@@ -98,4 +108,4 @@ def set_sharing(context: Node, request: Any) -> Response:
                        [field_error(request, "inherit", _("Must be true or false"))])
     changes = parse_changes(request, body)
     sharing.set_roles(request, context, changes, inherit=inherit)  # it tells LocalRolesChanged
-    return json_response(sharing_state(request, context))
+    return Response(status=204)

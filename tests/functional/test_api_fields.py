@@ -178,3 +178,17 @@ def test_an_item_sent_back_may_change_text_or_body(testapp: webtest.TestApp, edi
     assert read["body"] == "<p>经 text 改</p>"
     testapp.patch_json(path, {**read, "body": "<p>经 body 改</p>"}, headers=editor, status=204)
     assert testapp.get(path, headers=editor).json["text"]["data"] == "<p>经 body 改</p>"
+
+
+def test_a_field_the_form_does_not_take_may_only_come_back_unchanged(
+        testapp: webtest.TestApp, editor: dict[str, str], town: Any) -> None:
+    """A column has no dates of its own (other types do): sent back as read is fine, a change is a
+    400 naming the field, not a change that silently does not happen."""
+    folder = testapp.post_json(town.path, {"@type": "Folder", "title": "栏目", "column_kind": "其他"},
+                               headers=editor, status=201).json
+    res = testapp.patch_json(path_of(folder["@id"]), {"effective": "2030-01-01T00:00:00+08:00"}, headers=editor,
+                             status=400)
+    assert fields_in_error(res) == {"effective"}
+    res = testapp.post_json(town.path, {"@type": "Folder", "title": "栏目", "column_kind": "其他",
+                                        "expires": "2030-01-01T00:00:00+08:00"}, headers=editor, status=400)
+    assert fields_in_error(res) == {"expires"}

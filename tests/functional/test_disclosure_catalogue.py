@@ -320,7 +320,7 @@ def test_a_new_unit_gets_its_standard_pages(testapp, users):
     res = testapp.post_json("/", {"@type": "Unit", "id": "xinzhen", "title": "新镇", "full_name": "黄梅县新镇人民政府",
                                   "short_name": "新镇", "kind": "乡镇", "org_code": "421127-999"},
                             headers=manager, status=201)
-    path = res.json["@id"].removeprefix(HOST)
+    path = res.json["@id"].removeprefix(HOST) + "/"
     # published, but below a unit that stays private until a manager publishes it: not public yet
     assert testapp.get(f"{path}{GUIDE_NAME}/", headers=manager).json["review_state"] == "published"
     assert testapp.get(f"{path}{REPORTS_NAME}/", headers=manager).json["review_state"] == "published"

@@ -99,8 +99,8 @@ def test_a_private_item_is_a_json_404_like_a_missing_one(testapp, users, town, d
                           ("post_json", {"params": {"@type": "Page", "title": "x"}})):
         private = getattr(testapp, method)(draft.path, headers=headers, status=404, **extra)
         absent = getattr(testapp, method)(missing, headers=headers, status=404, **extra)
-        assert private.json == absent.json == {"error": {"type": "NotFound", "message": private.json["error"]["message"],
-                                                         "errors": []}}
+        assert private.json == absent.json == {"type": "NotFound", "message": private.json["message"],
+                                               "context": f"http://example.com{town.path}".rstrip("/")}
     for endpoint in ("@workflow/submit", "@sharing"):
         private = testapp.post_json(draft.path + endpoint, {}, headers=headers, status=404)
         assert private.json == testapp.post_json(missing + endpoint, {}, headers=headers, status=404).json
