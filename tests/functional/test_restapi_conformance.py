@@ -327,7 +327,6 @@ def indexed(app: Any, dbsession: Any, backend: WhooshBackend, site: dict[str, st
     return site
 
 
-@pytest.mark.xfail(strict=True, reason='@search only on units and the root')
 def test_search(testapp: webtest.TestApp, editor: dict[str, str], indexed: dict[str, str]) -> None:
     res = testapp.get(path_of(indexed["folder"]) + "/@search?sort_on=path", headers=editor, status=200)
     conforms(res.json, {"@id": url, "items": [SUMMARY], "items_total": int})
@@ -335,7 +334,6 @@ def test_search(testapp: webtest.TestApp, editor: dict[str, str], indexed: dict[
                                                      indexed["folder"] + "/doc2", indexed["document"]]
 
 
-@pytest.mark.xfail(strict=True, reason='no catalog query: sort_on, portal_type sort')
 def test_search_sort_multiple_indexes(testapp: webtest.TestApp, editor: dict[str, str],
                                       indexed: dict[str, str], town: Any) -> None:
     res = testapp.get(f"{town.path}@search?sort_on=portal_type&sort_on=sortable_title&sort_order=reverse",
@@ -345,7 +343,6 @@ def test_search_sort_multiple_indexes(testapp: webtest.TestApp, editor: dict[str
     assert kinds == sorted(kinds, reverse=True) and "News" in kinds and "Folder" in kinds
 
 
-@pytest.mark.xfail(strict=True, reason='no metadata_fields, type_title')
 def test_search_metadata_fields(testapp: webtest.TestApp, editor: dict[str, str], indexed: dict[str, str]) -> None:
     res = testapp.get("/@search?SearchableText=lorem&metadata_fields=modified&metadata_fields=created",
                       headers=editor, status=200)
@@ -354,7 +351,6 @@ def test_search_metadata_fields(testapp: webtest.TestApp, editor: dict[str, str]
     assert {i["@id"] for i in res.json["items"]} == {indexed["document"], indexed["news"]}
 
 
-@pytest.mark.xfail(strict=True, reason='no path.query, path.depth')
 def test_search_options(testapp: webtest.TestApp, editor: dict[str, str], indexed: dict[str, str]) -> None:
     query = urllib.parse.urlencode({"sort_on": "path", "path.query": path_of(indexed["folder"]), "path.depth": 1})
     res = testapp.get(f"/@search?{query}", headers=editor, status=200)
@@ -363,7 +359,6 @@ def test_search_options(testapp: webtest.TestApp, editor: dict[str, str], indexe
                                                      indexed["document"]]
 
 
-@pytest.mark.xfail(strict=True, reason='no fullobjects')
 def test_search_fullobjects(testapp: webtest.TestApp, editor: dict[str, str], indexed: dict[str, str]) -> None:
     res = testapp.get("/@search?SearchableText=lorem&fullobjects=1", headers=editor, status=200)
     conforms(res.json, {"@id": url, "items": [{**ITEM, "text": RICH_TEXT}], "items_total": int})
@@ -377,7 +372,6 @@ def test_login(testapp: webtest.TestApp, users: Any) -> None:
     conforms(res.json, {"token": str})
 
 
-@pytest.mark.xfail(strict=True, reason='no @login-renew')
 def test_login_renew(testapp: webtest.TestApp, editor: dict[str, str], town: Any) -> None:
     res = testapp.post("/@login-renew", headers=editor, status=200)
     conforms(res.json, {"token": str})
@@ -394,7 +388,6 @@ def test_logout(testapp: webtest.TestApp, editor: dict[str, str], town: Any) -> 
 
 # --- errors -------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason='no @users; errors wrapped in error')
 def test_unauthorized(testapp: webtest.TestApp, users: Any) -> None:
     res = testapp.get("/@users", headers=JSON, status=401)
     conforms(res.json, {**ERROR, "context": url})
