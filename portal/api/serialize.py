@@ -175,7 +175,8 @@ def summary(request: Any, node: Node, names: list[str] = ()) -> dict[str, Any]:
     return {"@id": item_url(request, node), "@type": node.type, "type_title": type_title(request, node),
             "title": node.title, "description": node.description, "review_state": node.state,
             "UID": node.uid, "id": node.name, "node_id": node.id, "is_folderish": node.folderish,
-            "modified": iso(node.modified), "effective": iso(node.effective), **metadata(request, node, names)}
+            "created": iso(node.created), "modified": iso(node.modified), "effective": iso(node.effective),
+            **metadata(request, node, names)}
 
 
 def visible_children(request: Any, node: Node) -> list[Node]:

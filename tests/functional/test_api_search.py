@@ -233,3 +233,14 @@ def test_others_read_only_themselves(testapp: webtest.TestApp, tokens: Any) -> N
     testapp.get("/@users", headers=tokens["editor"], status=403)
     testapp.get("/@groups", headers=tokens["editor"], status=403)
     testapp.get("/@groups", headers=JSON, status=401)
+
+
+def test_items_carry_type_title_created_and_modified(testapp: webtest.TestApp, tokens: Any,
+                                                     tree: dict[str, str]) -> None:
+    titles = {t["id"]: t["title"] for t in testapp.get("/@types", headers=tokens["editor"]).json}
+    for params in ({}, {"SearchableText": "检索目录"}):
+        listed = search(testapp, tree["sub"], tokens["editor"], **params)["items"]
+        assert listed
+        for found in listed:
+            assert {"created", "modified", "UID"} <= set(found) and found["type_title"] == titles[found["@type"]]
+    assert titles["Folder"] == "栏目"
