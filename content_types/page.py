@@ -32,4 +32,4 @@ def schema(request: Any, node: Node | None = None) -> colander.SchemaNode:
 
 def includeme(config: Any) -> None:
     config.add_content_type(TypeInfo("Page", _("Page"), Page, schema, addable_to=CONTAINERS, html_fields=("body",),
-                                     text_fields=("body",)))
+                                     text_fields=("body",), aliases=("Document",)))

@@ -27,6 +27,7 @@ ACTIONS = {
     "login": _("Logged in"),
     "login.failed": _("Login failed"),
     "logout": _("Logged out"),
+    "token.renewed": _("API token renewed"),
     "second_factor.enrolled": _("Second factor set up"),
     "second_factor.removed": _("Second factor removed"),
     "second_factor.reset": _("Second factor reset by a manager"),

@@ -65,6 +65,9 @@ class TypeInfo:
     # Read-only keys this type adds to its item's JSON, beyond its fields and columns:
     # (request, item) -> {key: JSON value}, e.g. where a dataset stands in an outside catalogue.
     api_extra: Callable[[Any, Node], Mapping[str, Any]] | None = None
+    # Other names the API accepts for this type (never answers): plone.restapi's names of the
+    # same kind of item, e.g. "Document" for Page, so that its clients work unchanged.
+    aliases: tuple[str, ...] = ()
 
     @property
     def folderish(self) -> bool:
@@ -104,6 +107,14 @@ def content_types(registry: Registry) -> dict[str, TypeInfo]:
 
 def type_info(registry: Registry, name: str) -> TypeInfo | None:
     return content_types(registry).get(name)
+
+
+def find_type(registry: Registry, name: Any) -> TypeInfo | None:
+    """The type called `name` or known by it as an alias (`TypeInfo.aliases`)."""
+    if not isinstance(name, str):
+        return None
+    types = content_types(registry)
+    return types.get(name) or next((info for info in types.values() if name in info.aliases), None)
 
 
 def info_for(registry: Registry, node: Node) -> TypeInfo:

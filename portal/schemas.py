@@ -122,10 +122,15 @@ def base_schema(request: Any, node: Any = None) -> colander.SchemaNode:
     return schema
 
 
+# Groups of fields (plone.restapi's fieldsets, in the JSON schema of a type): a schema node
+# names its group with `fieldset=`, the others are in "default".
+FIELDSETS = {"default": _("Default"), "dates": _("Dates")}
+
+
 def add_dates(schema: colander.SchemaNode) -> colander.SchemaNode:
-    schema.add(local_datetime(_("Effective from"), name="effective",
+    schema.add(local_datetime(_("Effective from"), name="effective", fieldset="dates",
                               description=_("Not shown to the public before this time")))
-    schema.add(local_datetime(_("Expires"), name="expires",
+    schema.add(local_datetime(_("Expires"), name="expires", fieldset="dates",
                               description=_("Not shown to the public from this time on")))
     return schema
 

@@ -210,11 +210,13 @@ def check_second_factor(request: Any, user: User, code: str) -> tuple[str | None
     return how, None
 
 
-def issue_token(request: Any, user: User) -> str:
+def issue_token(request: Any, user: User, logged_in: dt.datetime | None = None) -> str:
+    """A new token of `user`; `logged_in` (a renewed token's) is when the password was given,
+    which the token's `created` keeps."""
     token = secrets.token_urlsafe(32)
     request.dbsession.execute(delete(AuthToken).where(AuthToken.user_id == user.id,
                                                       AuthToken.expires < utcnow_naive()))  # tidy up
-    request.dbsession.add(AuthToken(digest=digest(token), user_id=user.id,
+    request.dbsession.add(AuthToken(digest=digest(token), user_id=user.id, created=logged_in or utcnow_naive(),
                                     expires=utcnow_naive() + TOKEN_LIFETIME, address=_address(request),
                                     user_agent=(request.user_agent or "")[:300]))
     return token
@@ -355,7 +357,8 @@ class SecurityPolicy:
         user = self.identity(request)
         cache = request.__dict__.get(LOCAL_ROLES_KEY)
         if cache is None or cache.user is not user:
-            principals = [p for p in self.base_principals(request) if p.startswith(("user:", "group:"))]
+            principals = [p for p in self.base_principals(request)
+                          if p.startswith(("user:", "group:")) or p == Authenticated]
             cache = request.__dict__[LOCAL_ROLES_KEY] = LocalRoles(request, principals, user)
         return cache
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from pyramid.authorization import Authenticated
 from sqlalchemy import delete, or_, select
 
 from . import events
@@ -23,6 +24,8 @@ SHARING_ROLES = (
     ("Reviewer", _("Can review")),
 )
 ROLE_IDS = tuple(r for r, _t in SHARING_ROLES)
+# Roles may be granted to every logged-in user at once (Plone's AuthenticatedUsers group).
+LOGGED_IN = _("Logged-in users")
 
 
 def _inherited(request: Any, node: Node) -> dict[str, set[str]]:
@@ -35,17 +38,18 @@ def _inherited(request: Any, node: Node) -> dict[str, set[str]]:
 
 
 def entries(request: Any, node: Node, extra: list[str] = ()) -> list[dict[str, Any]]:
-    """One entry per principal with a role here or above (plus `extra` principals to offer)."""
+    """One entry per principal with a role here or above (plus `extra` principals to offer),
+    every logged-in user (`Authenticated`) first, as Plone's sharing screen lists them."""
     local: dict[str, set[str]] = {}
     for principal, role in request.dbsession.execute(
             select(LocalRole.principal, LocalRole.role).where(LocalRole.node_id == node.id)):
         local.setdefault(principal, set()).add(role)
     inherited = _inherited(request, node)
-    principals = sorted(set(local) | set(inherited) | set(extra))
+    principals = [Authenticated, *sorted((set(local) | set(inherited) | set(extra)) - {Authenticated})]
     titles = principal_titles(request, principals)
     out = []
     for principal in principals:
-        kind, _sep, name = principal.partition(":")
+        kind, _sep, name = ("group", "", None) if principal == Authenticated else principal.partition(":")
         roles: dict[str, Any] = {}
         for role in ROLE_IDS:
             if role in local.get(principal, ()):
@@ -62,7 +66,7 @@ def entries(request: Any, node: Node, extra: list[str] = ()) -> list[dict[str, A
 def principal_titles(request: Any, principals: list[str]) -> dict[str, str]:
     logins = [p[5:] for p in principals if p.startswith("user:")]
     names = [p[6:] for p in principals if p.startswith("group:")]
-    titles = {}
+    titles = {Authenticated: request.localizer.translate(LOGGED_IN)} if Authenticated in principals else {}
     if logins:
         titles.update({f"user:{u.login}": u.fullname or u.login
                        for u in request.dbsession.scalars(select(User).where(User.login.in_(logins)))})
@@ -73,6 +77,8 @@ def principal_titles(request: Any, principals: list[str]) -> dict[str, str]:
 
 
 def known_principal(request: Any, principal: str) -> bool:
+    if principal == Authenticated:
+        return True
     kind, _sep, name = principal.partition(":")
     if kind == "user":
         return request.dbsession.scalar(select(User.id).where(User.login == name)) is not None

@@ -15,6 +15,7 @@ import datetime as dt
 import functools
 from typing import Any, Iterable, Mapping, Sequence
 
+from pyramid.authorization import Authenticated
 from sqlalchemy import event, inspect, or_, select
 from sqlalchemy.orm import Session, aliased
 
@@ -61,7 +62,8 @@ def _forget_memberships(session: Session, _flush_context: Any) -> None:
 
 
 def memberships(dbsession: Any, logins: Iterable[str]) -> dict[str, tuple[set[str], set[str]]]:
-    """login -> (the principals that stand for the user: itself and its groups; its global roles).
+    """login -> (the principals that stand for the user: itself, its groups and every logged-in
+    user (`Authenticated`, which local roles may name too); its global roles).
 
     Kept in the session until its next flush: a rebuild of the index asks about the same few
     owners for every document, and nothing it does changes a membership."""
@@ -69,7 +71,7 @@ def memberships(dbsession: Any, logins: Iterable[str]) -> dict[str, tuple[set[st
     missing = {login for login in logins if login not in cache}
     if missing:
         for login in missing:
-            cache[login] = ({f"user:{login}"}, set())
+            cache[login] = ({f"user:{login}", Authenticated}, set())
         rows = dbsession.execute(select(User.login, Group.name, Group.roles)
                                  .join(User.groups).where(User.login.in_(missing)))
         for login, group, roles in rows:

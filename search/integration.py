@@ -95,3 +95,4 @@ def includeme(config: Any) -> None:
     if settings.drain_on_start:
         config.add_subscriber(on_start, ApplicationCreated)
     config.scan("search.views")
+    config.scan("search.api")

@@ -1,4 +1,4 @@
-"""The search page (portal-wide, or within one unit) and the `@search` JSON endpoint.
+"""The search page (portal-wide, or within one unit); `@search`, its JSON counterpart, is search.api.
 
 Both ask the backend with the principals of the current user, so the index itself filters by
 permission (Plone's allowedRolesAndUsers idea): counts, facets and pages never include an item
@@ -19,7 +19,6 @@ from portal.registry import content_types
 from .backend import CST, FACET_FIELDS, SearchQuery, SearchResults
 
 PAGE_SIZE = 10
-MAX_PAGE_SIZE = 100
 FACET_TITLES = {"unit": _("Unit"), "type": _("Type"), "subject": _("Subject class"), "year": _("Year")}
 
 
@@ -86,47 +85,3 @@ def search_page(context: Node, request: Any) -> dict[str, Any]:
             "sort": sort, "page": page, "pages": pages,
             "link": link, "toggle": toggle, "facet_titles": FACET_TITLES, "type_titles": {name: info.title for name, info in content_types(request.registry).items()},
             "within": context if isinstance(context, Unit) else None}
-
-
-@view_config(context=Portal, name="@search", permission="view", renderer="json")
-@view_config(context=Unit, name="@search", permission="view", renderer="json")
-def search_json(context: Node, request: Any) -> dict[str, Any]:
-    """plone.restapi's @search: SearchableText, portal_type, unit, sort_on, b_start, b_size."""
-    size = int_param(request, "b_size", 25, 1, MAX_PAGE_SIZE)
-    start = int_param(request, "b_start", 0, 0, 100_000)
-    filters = filters_from(request, {"portal_type": "type", "unit": "unit", "subject": "subject", "year": "year"})
-    sort = "date" if request.params.get("sort_on") in ("effective", "date", "published", "created") else "relevance"
-    # b_start need not fall on a page boundary: fetch the pages that cover it
-    page = start // size + 1
-    results = search(request, context, request.params.get("SearchableText", ""), filters, sort, page, size)
-    hits = results.hits[start % size:]
-    if start % size:
-        hits += search(request, context, request.params.get("SearchableText", ""), filters, sort, page + 1,
-                       size).hits[: start % size]
-    url = request.resource_url(context, "@search")
-    kept = [(k, v) for k, v in request.params.items() if k not in ("b_start", "b_size")]
-
-    def batch_url(b_start: int) -> str:
-        return f"{url}?{urlencode(kept + [('b_start', b_start), ('b_size', size)])}"
-
-    body: dict[str, Any] = {
-        "@id": url + ("?" + request.query_string if request.query_string else ""),
-        "items_total": results.total,
-        "items": [{"@id": request.application_url + h.fields.get("path", ""), "@type": h.fields.get("type"),
-                   "title": h.fields.get("title"), "description": h.fields.get("description", ""),
-                   "review_state": h.fields.get("state"), "unit": h.fields.get("unit"),
-                   "doc_number": h.fields.get("doc_number"), "index_number": h.fields.get("index_number"),
-                   "published": as_utc(h.fields.get("published")),
-                   "score": h.score, "highlights": h.highlights} for h in hits],
-        "facets": {name: [{"value": v, "count": c} for v, c in values] for name, values in results.facets.items()},
-    }
-    if results.messages:
-        body["message"] = message(request, results)
-    if results.total > size:
-        last = ((results.total - 1) // size) * size
-        body["batching"] = {"@id": body["@id"], "first": batch_url(0), "last": batch_url(last)}
-        if start + size < results.total:
-            body["batching"]["next"] = batch_url(start + size)
-        if start > 0:
-            body["batching"]["prev"] = batch_url(max(0, start - size))
-    return body

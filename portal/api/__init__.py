@@ -1,10 +1,18 @@
-"""The JSON API, after plone.restapi: the content URLs themselves answer JSON, plus `@` endpoints.
+"""The JSON API, plone.restapi 10.x: the content URLs themselves answer JSON, plus `@` endpoints.
 
     GET/POST/PATCH/DELETE <item>       read, create a child, edit, delete        (api.content)
-    POST <item>/@workflow/<name>       run a transition; GET lists them           (api.workflow)
-    GET  <item>/@history               revisions and transitions, newest first   (api.workflow)
+    POST <item>/@workflow/<name>       run a transition; GET: state, history     (api.workflow)
+    GET/PATCH <item>/@history          revisions and transitions; revert          (api.workflow)
     GET/POST <item>/@sharing           local roles                                (api.sharing)
-    POST /@login, POST /@logout        Bearer tokens                              (api.auth)
+    GET <item>/@breadcrumbs, @navigation, @actions; `@components` (api.navigation, api.components)
+    GET <item>/@types[/<type>]         types; a type's JSON schema                (api.types)
+    GET <item>/@vocabularies[/<name>]  the lists of values                        (api.vocabularies)
+    GET /@users, /@groups              accounts, for managers                     (api.users)
+    POST /@login, @login-renew, @logout  Bearer tokens                            (api.auth)
+    GET <item>/@search                 is the search package's (search.api, on api.query)
+
+The shapes are plone.restapi's (docs/api.md says where ours differ and what is ours);
+tests/functional/test_restapi_conformance.py checks them against its documented examples.
 
 Which requests are API requests (`is_api_request`): JSON preferred by `Accept` (a browser's
 `*/*;q=0.8` does not count, nor does a missing header), a JSON body, a Bearer token, PATCH and

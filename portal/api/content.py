@@ -3,9 +3,11 @@
 Every change goes through portal.content, as the pages' changes do. Statuses:
 
 - POST: 201 with `Location` and the new item.
-- PATCH: 200 with the item; 202 when the item is published and the editor may not review: the
-  change is kept as a draft (`has_pending_change: true`, `pending_change`) and the public keeps
-  seeing the published version until a reviewer runs `@workflow/publish`.
+- PATCH: 204 (plone.restapi's answer), or 200 with the item when asked for with
+  `Prefer: return=representation`; 202 with the item when the item is published and the editor
+  may not review (ours): the change is kept as a draft (`has_pending_change: true`,
+  `pending_change`) and the public keeps seeing the published version until a reviewer runs
+  `@workflow/publish`.
 - DELETE: 204.
 
 Concurrency: GET sends `ETag: "<id>-<version>"`. PATCH and DELETE honour `If-Match` (412 when
@@ -28,11 +30,11 @@ from .. import content
 from ..content import Conflict, ContentError
 from ..i18n import _
 from ..models import Node
-from ..registry import type_info
+from ..registry import find_type, type_info
 from . import item_view
 from .errors import APIError, content_error, field_error, json_response
 from .fields import deserialize, read_body
-from .serialize import etag, item
+from .serialize import etag, item, item_url
 
 _TAG = re.compile(r'^(?:W/)?"?(\d+)-(\d+)"?$')
 
@@ -59,6 +61,11 @@ def if_match_version(request: Any, node: Node) -> int | None:
     raise APIError(412, _("This item changed since you loaded it (If-Match does not match its ETag)"))
 
 
+def no_content(node: Node) -> Response:
+    """plone.restapi's answer to a PATCH; the new ETag lets the client edit again without a GET."""
+    return Response(status=204, headers={"ETag": f'"{etag(node)}"'})
+
+
 @item_view(request_method="GET", permission="view")
 def get_item(context: Node, request: Any) -> Response:
     return item_response(request, context)
@@ -79,8 +86,9 @@ def add_item(context: Node, request: Any) -> Response:
     type_name, name = body.get("@type"), body.get("id")
     if not isinstance(type_name, str) or not type_name:
         raise APIError(400, _("Say which type to add in @type"), [field_error(request, "@type", _("Required"))])
+    known = find_type(request.registry, type_name)  # plone.restapi's names too ("Document")
     try:
-        info = content.check_add(request, context, type_name)
+        info = content.check_add(request, context, known.name if known is not None else type_name)
         if name is not None and not isinstance(name, str):
             raise APIError(400, _("Some fields have the wrong type"), [field_error(request, "id", _("Must be text"))])
         content.check_name(context, name or None)
@@ -88,8 +96,7 @@ def add_item(context: Node, request: Any) -> Response:
         node = content.create(request, context, info.name, appstruct, name=name or None)
     except ContentError as e:
         raise content_error(request, e) from None
-    url = request.resource_url(node)
-    return item_response(request, node, 201, Location=url)
+    return item_response(request, node, 201, Location=item_url(request, node))
 
 
 @item_view(request_method="PATCH", permission="edit")
@@ -107,14 +114,23 @@ def edit_item(context: Node, request: Any) -> Response:
     info = type_info(request.registry, context.type)
     if info is None:
         raise APIError(400, _("This item cannot be edited"))
+    if "@type" in body and find_type(request.registry, body["@type"]) is not info:
+        raise APIError(400, _("Some fields are not valid"),
+                       [field_error(request, "@type", _("The type of an item cannot be changed"))])
     appstruct = deserialize(request, info, body, context)
     try:
         outcome = content.save(request, context, appstruct, expected_version=expected)
+        if body.get("id") not in (None, context.name):  # plone.restapi's short name: a rename
+            content.rename(request, context, body["id"] if isinstance(body["id"], str) else "")
     except Conflict as e:
         raise content_error(request, e, status=conflict_status) from None
     except ContentError as e:
         raise content_error(request, e) from None
-    return item_response(request, context, 202 if outcome == "draft" else 200)
+    if outcome == "draft":  # ours: the client must learn that the public sees no change yet
+        return item_response(request, context, 202)
+    if request.headers.get("Prefer", "").replace(" ", "").lower() == "return=representation":
+        return item_response(request, context)
+    return no_content(context)
 
 
 @item_view(request_method="DELETE", permission="delete")

@@ -1,6 +1,16 @@
-"""One JSON shape for every API failure, and exception views that give it to API requests only.
+"""The JSON of every API failure, in plone.restapi's two shapes, and exception views that give it
+to API requests only.
+
+An endpoint's refusal of what was sent (400, 409, 412, 429, and `@login`'s own 401) is
+plone.restapi's services' shape, with our per-field errors:
 
     {"error": {"type": "BadRequest", "message": "...", "errors": [{"field": "title", "message": "..."}]}}
+
+A refusal before any endpoint ran -- not logged in (401), not allowed (403), missing (404), a
+method the URL does not take (405), a failure (500) -- is plone.rest's error view's shape, whose
+`context` is the URL of the nearest item above that the request may view:
+
+    {"type": "NotFound", "message": "...", "context": "http://example.com/huangmeizhen"}
 
 Pages keep their HTML error pages (portal.views.errors): every view here has `api_request=True`,
 which sorts it before the page's view of the same exception. An anonymous request refused for
@@ -28,6 +38,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..content import CHANGED_MEANWHILE, VALUES_TAKEN, Conflict, ContentError, Forbidden, Taken
 from ..i18n import _
+from ..models import Node
 from ..views.errors import as_missing, find_redirect, hidden, refused_node
 from . import config_hook
 
@@ -104,9 +115,27 @@ def content_error(request: Any, exc: ContentError, status: int | None = None) ->
     return APIError(status, message, errors)
 
 
+def nearest_viewable(request: Any) -> str:
+    """The URL of the request's context or of the first item above it that the request may view
+    (a hidden item's answer must not differ from a missing one's: both name what is above)."""
+    for node in getattr(getattr(request, "context", None), "lineage", lambda: ())():
+        if isinstance(node, Node) and request.has_permission("view", node):
+            return request.resource_url(node).rstrip("/")
+    return request.application_url
+
+
+def refusal(request: Any, status: int, message: Any, headers: dict[str, str] | None = None) -> Response:
+    """plone.rest's shape: `{"type", "message", "context"}` (no `context` for a failure: the
+    database may refuse every query by then)."""
+    body = {"type": TYPES.get(status, "Error"), "message": request.localizer.translate(message)}
+    if status < 500:
+        body["context"] = nearest_viewable(request)
+    return json_response(body, status, headers)
+
+
 def unauthorized(request: Any) -> Response:
-    return error_response(request, 401, _("Log in first: send the token from @login as 'Authorization: Bearer'"),
-                          headers={"WWW-Authenticate": 'Bearer realm="portal"'})
+    return refusal(request, 401, _("Log in first: send the token from @login as 'Authorization: Bearer'"),
+                   headers={"WWW-Authenticate": 'Bearer realm="portal"'})
 
 
 @exception_view_config(APIError)
@@ -124,7 +153,7 @@ def forbidden_view(exc: HTTPForbidden | Forbidden, request: Any) -> Response:
         return as_missing(request)
     if request.identity is None:
         return unauthorized(request)
-    return error_response(request, 403, _("You are not allowed to do this"))
+    return refusal(request, 403, _("You are not allowed to do this"))
 
 
 @exception_view_config(ContentError, api_request=True)
@@ -141,7 +170,7 @@ def notfound_view(exc: HTTPNotFound, request: Any) -> Response:
         if request.method in ("GET", "HEAD"):
             return HTTPMovedPermanently(target)
         return Response(status=308, location=target)
-    return error_response(request, 404, _("Not found"))
+    return refusal(request, 404, _("Not found"))
 
 
 def http_error_view(exc: HTTPException, request: Any) -> Response:
@@ -151,7 +180,9 @@ def http_error_view(exc: HTTPException, request: Any) -> Response:
         message = _("A request with the session cookie must carry the CSRF token; send JSON or a Bearer token")
     else:
         message = exc.detail or exc.explanation or exc.title
-    return error_response(request, exc.code, message)
+    if exc.code == 400:
+        return error_response(request, exc.code, message)
+    return refusal(request, exc.code, message)
 
 
 @config_hook
@@ -177,4 +208,4 @@ def integrity_view(exc: IntegrityError, request: Any) -> Response:
 @exception_view_config(Exception, api_request=True)
 def internal_error_view(exc: Exception, request: Any) -> Response:
     log.exception("API request failed: %s %s", request.method, request.path_info, exc_info=exc)
-    return error_response(request, 500, _("Something went wrong on our side; the change was not saved"))
+    return refusal(request, 500, _("Something went wrong on our side; the change was not saved"))

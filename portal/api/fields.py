@@ -5,6 +5,13 @@ colander is lenient with them (`Int` takes `true` and `"5"` and `5.7`, `String` 
 "missing"), so each value is checked against its schema node's type first and refused with a
 field error, never coerced and never a 500.
 
+A key the item does not have is refused with a 400 naming it, never dropped in silence. The keys
+GET returns besides the fields (`@id`, `review_state`, `items`, …) are accepted and left alone, so
+that an item read with GET can be sent back with a change, and so are the computed columns (a
+disclosure's `index_number`); a field of the type that its form does not take here (a column's
+dates) may come back unchanged only.
+plone.restapi's `text` is the type's rich-text field (api.richtext).
+
 PATCH is partial: only the fields in the body are deserialised and saved; the schema's cross-field
 validator (e.g. expiry after effective date) still sees the whole resulting item. A file field
 that is left out, or sent back as the object GET returned, keeps its file; a list of files (the
@@ -25,7 +32,10 @@ from ..models import Node
 from ..registry import TypeInfo
 from ..uploads import Upload, clean_title
 from .errors import APIError, field_error, invalid
-from .serialize import blob_url, is_blob
+from .richtext import TEXT, text_field, text_in
+from .serialize import ITEM_KEYS, blob_url, field_value, is_blob, read_only
+
+UNKNOWN_FIELD = _("Unknown field")
 
 UPLOAD_KEYS = ("data", "encoding", "filename", "content-type", "title")  # title: of an attachment
 TEXT_TYPES = (colander.String, colander.Date, colander.DateTime, colander.Time)
@@ -47,6 +57,23 @@ def read_body(request: Any, required: bool = True) -> dict[str, Any]:
     if where is not None:
         raise APIError(400, _("Some fields are not valid text"), [field_error(request, where, NOT_TEXT)])
     return data
+
+
+def refuse_unknown(request: Any, body: dict[str, Any], known: Any) -> None:
+    """A 400 naming every key of `body` that is not in `known`."""
+    unknown = [key for key in body if key not in known]
+    if unknown:
+        raise APIError(400, _("The request has fields that are not known here"),
+                       [field_error(request, key, UNKNOWN_FIELD) for key in unknown])
+
+
+def known_fields(info: TypeInfo, schema: colander.SchemaNode) -> set[str]:
+    """The keys an item of this type may be sent with: its schema's fields, `text` when it has a
+    rich-text field, and what GET returns besides (not written)."""
+    known = {child.name for child in schema.children} | set(info.factory.fields) | set(read_only(info.factory))
+    if text_field(info) is not None:
+        known.add(TEXT)
+    return known | ITEM_KEYS
 
 
 def invalid_text(value: Any) -> str | None:
@@ -185,10 +212,27 @@ def current_values(node: Node) -> dict[str, Any]:
     return values
 
 
+def refuse_read_only(request: Any, info: TypeInfo, schema: colander.SchemaNode, body: dict[str, Any],
+                     node: Node | None) -> None:
+    """A field of the type that its form does not take (the dates of a column, which other types
+    have) may be sent back as GET gave it, not changed: a 400 naming it, rather than nothing.
+    Computed columns (a disclosure's 索引号, a resource's detected format) are the item's
+    description, like `modified`: they are left alone."""
+    fixed = set(info.factory.fields) - {child.name for child in schema.children}
+    changed = [name for name in body if name in fixed and (
+        node is None or body[name] != field_value(request, node, name, getattr(node, name)))]
+    if changed:
+        raise APIError(400, _("Some fields cannot be changed"),
+                       [field_error(request, name, _("This field cannot be changed here")) for name in changed])
+
+
 def deserialize(request: Any, info: TypeInfo, body: dict[str, Any], node: Node | None = None) -> dict[str, Any]:
     """The appstruct for `content.create` (node None) or for a partial `content.save` of `node`."""
-    body = dict(body)
     schema = info.schema(request, node)
+    refuse_unknown(request, body, known_fields(info, schema))
+    refuse_read_only(request, info, schema, body, node)
+    current = getattr(node, text_field(info) or "", None) if node is not None else None
+    body = {k: v for k, v in text_in(request, info, body, current).items() if k in schema}
     kept: dict[str, Any] = {}
     if node is not None:
         kept = keep_files(request, node, schema, body)

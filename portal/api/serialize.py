@@ -8,18 +8,28 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any
+from typing import Any, Callable
+from urllib.parse import urlencode
 
 from ..content import load_value
 from ..images import SCALES
 from ..models import Node
-from ..registry import addable_types, content_types
+from ..registry import addable_types, type_info
 from ..security import prefetch_local_roles
 from ..workflow import STATES, allowed_transitions
+from .components import components
+from .richtext import TEXT, as_rich_text, text_field
 
 
 BATCH_SIZE = 25
 MAX_BATCH_SIZE = 1000
+# What an item's JSON holds besides its type's fields (and `text`, see api.richtext). A client may
+# send them back with an edit (an item read with GET is a valid PATCH body); they are not written.
+ITEM_KEYS = frozenset({
+    "@components", "@id", "@type", "type_title", "UID", "id", "node_id", "review_state", "review_state_title", "created", "modified",
+    "published", "version", "parent", "is_folderish", "allowed_transitions", "items", "items_total",
+    "batching", "addable_types", "has_pending_change", "pending_change", "pending_change_by", "pending_change_at",
+})
 
 
 def iso(value: Any) -> Any:
@@ -90,21 +100,25 @@ def field_value(request: Any, node: Node, name: str, value: Any, links: bool = T
     return iso(value)
 
 
-def read_only(node: Node) -> list[str]:
+def read_only(factory: type[Node]) -> list[str]:
     """Columns a type keeps besides its editable fields, e.g. a disclosure's 索引号."""
     names: list[str] = []
-    for cls in type(node).__mro__:
+    for cls in factory.__mro__:
         table = cls.__dict__.get("__table__")
         if cls is Node or table is None or not (isinstance(cls, type) and issubclass(cls, Node)):
             continue
-        names += [c.key for c in table.columns if not c.primary_key and c.key not in node.fields]
+        names += [c.key for c in table.columns if not c.primary_key and c.key not in factory.fields]
     return names
 
 
 def fields(request: Any, node: Node) -> dict[str, Any]:
-    """The editable fields, then the type's read-only columns."""
-    names = list(node.fields) + read_only(node)
-    return {name: field_value(request, node, name, getattr(node, name)) for name in names}
+    """The editable fields, plone.restapi's `text` for the rich-text one, then the read-only columns."""
+    names = list(node.fields) + read_only(type(node))
+    data = {name: field_value(request, node, name, getattr(node, name)) for name in names}
+    rich = text_field(type_info(request.registry, node.type))
+    if rich is not None:
+        data[TEXT] = as_rich_text(getattr(node, rich))
+    return data
 
 
 def pending_change(request: Any, node: Node) -> dict[str, Any]:
@@ -114,11 +128,55 @@ def pending_change(request: Any, node: Node) -> dict[str, Any]:
             for name, value in (node.draft or {}).items()}
 
 
-def summary(request: Any, node: Node) -> dict[str, Any]:
-    """What a listing shows of an item."""
-    return {"@id": request.resource_url(node), "@type": node.type, "id": node.name, "uid": node.id,
+def item_url(request: Any, node: Node) -> str:
+    """plone.restapi's `@id`: the item's URL without a trailing slash (the root's too)."""
+    return request.resource_url(node).rstrip("/")
+
+
+def type_title(request: Any, node: Node) -> str:
+    info = type_info(request.registry, node.type)
+    return request.localizer.translate(info.title) if info is not None else node.type
+
+
+# What `metadata_fields` may ask of any item (plone.restapi's catalog metadata columns, as far as
+# the portal has them); a type's own fields may be asked for too. `_all` asks for these.
+METADATA: dict[str, Callable[[Node], Any]] = {
+    "UID": lambda n: n.uid, "Creator": lambda n: n.owner, "created": lambda n: iso(n.created),
+    "modified": lambda n: iso(n.modified), "effective": lambda n: iso(n.effective),
+    "expires": lambda n: iso(n.expires), "published": lambda n: iso(n.published), "id": lambda n: n.name,
+    "getId": lambda n: n.name, "portal_type": lambda n: n.type, "Title": lambda n: n.title,
+    "Description": lambda n: n.description, "review_state": lambda n: n.state,
+    "is_folderish": lambda n: n.folderish, "getPath": lambda n: n.path.rstrip("/") or "/",
+}
+
+
+def metadata_fields(request: Any) -> list[str]:
+    """The `metadata_fields` asked for (repeated, or comma-separated)."""
+    names = [name.strip() for value in request.params.getall("metadata_fields") for name in value.split(",")]
+    if "_all" in names:
+        names = list(METADATA) + [name for name in names if name != "_all"]
+    return [name for name in dict.fromkeys(names) if name]
+
+
+def metadata(request: Any, node: Node, names: list[str]) -> dict[str, Any]:
+    """The asked-for metadata of `node`; a name it has not is left out."""
+    own = set(node.fields) | set(read_only(type(node)))
+    out: dict[str, Any] = {}
+    for name in names:
+        if name in METADATA:
+            out[name] = METADATA[name](node)
+        elif name in own:
+            out[name] = field_value(request, node, name, getattr(node, name))
+    return out
+
+
+def summary(request: Any, node: Node, names: list[str] = ()) -> dict[str, Any]:
+    """What a listing shows of an item: plone.restapi's summary, ours, and the `metadata_fields`."""
+    return {"@id": item_url(request, node), "@type": node.type, "type_title": type_title(request, node),
             "title": node.title, "description": node.description, "review_state": node.state,
-            "is_folderish": node.folderish, "modified": iso(node.modified), "effective": iso(node.effective)}
+            "UID": node.uid, "id": node.name, "node_id": node.id, "is_folderish": node.folderish,
+            "created": iso(node.created), "modified": iso(node.modified), "effective": iso(node.effective),
+            **metadata(request, node, names)}
 
 
 def visible_children(request: Any, node: Node) -> list[Node]:
@@ -130,7 +188,7 @@ def visible_children(request: Any, node: Node) -> list[Node]:
 def transitions(request: Any, node: Node) -> list[dict[str, Any]]:
     if node.parent is None:
         return []
-    return [{"@id": request.resource_url(node, "@workflow", t.name), "id": t.name,
+    return [{"@id": f"{item_url(request, node)}/@workflow/{t.name}", "id": t.name,
              "title": request.localizer.translate(t.title)} for t in allowed_transitions(request, node)]
 
 
@@ -138,18 +196,20 @@ def item(request: Any, node: Node) -> dict[str, Any]:
     """The full item, as far as this request may see it."""
     parent = node.parent
     data: dict[str, Any] = {
-        "@id": request.resource_url(node), "@type": node.type, "id": node.name, "uid": node.id,
+        "@components": components(request, node),
+        "@id": item_url(request, node), "@type": node.type, "type_title": type_title(request, node),
+        "UID": node.uid, "id": node.name, "node_id": node.id,
         "title": node.title, "description": node.description, "review_state": node.state,
         "review_state_title": request.localizer.translate(STATES[node.state].title) if node.state in STATES else "",
         "created": iso(node.created), "modified": iso(node.modified), "effective": iso(node.effective),
         "expires": iso(node.expires), "published": iso(node.published), "version": node.version,
-        "parent": None, "is_folderish": node.folderish,
+        "parent": {}, "is_folderish": node.folderish,
     }
     if parent is not None:
         data["parent"] = (summary(request, parent) if request.has_permission("view", parent)
-                          else {"@id": request.resource_url(parent)})
+                          else {"@id": item_url(request, parent)})
     data.update(fields(request, node))
-    info = content_types(request.registry).get(node.type)
+    info = type_info(request.registry, node.type)
     if info is not None and info.api_extra is not None:
         data.update(info.api_extra(request, node))
     if request.has_permission("history", node):
@@ -160,8 +220,9 @@ def item(request: Any, node: Node) -> dict[str, Any]:
     data["allowed_transitions"] = transitions(request, node)
     if node.folderish:
         children = visible_children(request, node)
-        shown, batching = batch(request, node, children)
-        data["items"] = [summary(request, c) for c in shown]
+        shown, batching = batch(request, item_url(request, node), children)
+        names = metadata_fields(request)
+        data["items"] = [summary(request, c, names) for c in shown]
         data["items_total"] = len(children)
         if batching:
             data["batching"] = batching
@@ -169,24 +230,37 @@ def item(request: Any, node: Node) -> dict[str, Any]:
     return data
 
 
-def batch(request: Any, node: Node, children: list[Node]) -> tuple[list[Node], dict[str, str] | None]:
-    """plone.restapi's batching: `?b_start=&b_size=` (25 by default), with links when there is more."""
+def batch_params(request: Any) -> tuple[int, int]:
+    """plone.restapi's `b_start` and `b_size` (25 by default, at most MAX_BATCH_SIZE)."""
     try:
         start = max(0, int(request.params.get("b_start", 0)))
         size = min(max(1, int(request.params.get("b_size", BATCH_SIZE))), MAX_BATCH_SIZE)
     except ValueError:
         start, size = 0, BATCH_SIZE
-    total = len(children)
+    return start, size
+
+
+def batching(request: Any, url: str, total: int, start: int, size: int) -> dict[str, str] | None:
+    """plone.restapi's `batching` links for a listing at `url` (None when one batch holds it all);
+    each keeps the request's other parameters."""
     if start == 0 and total <= size:
-        return children, None
+        return None
+    kept = [(k, v) for k, v in request.params.items() if k not in ("b_start", "b_size")]
 
     def link(at: int) -> str:
-        return request.resource_url(node, query={"b_start": at, "b_size": size})
+        return f"{url}?{urlencode([('b_start', at), ('b_size', size), *kept])}"
 
     last = max(0, (total - 1) // size * size)
-    batching = {"@id": link(start), "first": link(0), "last": link(last)}
+    links = {"@id": f"{url}?{request.query_string}" if request.query_string else url,
+             "first": link(0), "last": link(last)}
     if start + size < total:
-        batching["next"] = link(start + size)
+        links["next"] = link(start + size)
     if start > 0:
-        batching["prev"] = link(max(0, start - size))
-    return children[start:start + size], batching
+        links["prev"] = link(max(0, start - size))
+    return links
+
+
+def batch(request: Any, url: str, children: list[Any]) -> tuple[list[Any], dict[str, str] | None]:
+    """The batch of `children` (items, entries) the request asks for, and its links."""
+    start, size = batch_params(request)
+    return children[start:start + size], batching(request, url, len(children), start, size)

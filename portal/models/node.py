@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any, ClassVar, Iterator
 
 from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
@@ -9,6 +10,11 @@ from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, Str
 from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from .meta import Base
+
+
+def new_uid() -> str:
+    """plone.restapi's `UID`: 32 hexadecimal digits (a UUID4), made once, never reused."""
+    return uuid.uuid4().hex
 
 
 def utcnow() -> dt.datetime:
@@ -26,6 +32,8 @@ class Node(Base):
                       Index("ix_nodes_parent_position", "parent_id", "position"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The stable identifier clients keep (plone.restapi's `UID`); `id` is the database's.
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
     type: Mapped[str] = mapped_column(String(50))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100), default="")

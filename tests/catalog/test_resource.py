@@ -45,9 +45,9 @@ def test_a_download_is_counted_in_its_own_transaction_beside_readers(tmp_path):
     engine = get_engine({"sqlalchemy.url": f"sqlite:///{tmp_path / 'count.db'}"})
     registered_metadata().create_all(engine)
     with Session(engine) as s, s.begin():
-        s.execute(text("INSERT INTO nodes (id, type, name, path, position, title, description, created, modified,"
-                       " state, inherit_roles, version) VALUES (1, 'Resource', 'r', '/r/', 0, 'r', '', "
-                       "'2026-01-01', '2026-01-01', 'published', 1, 1)"))
+        s.execute(text("INSERT INTO nodes (id, uid, type, name, path, position, title, description, created,"
+                       " modified, state, inherit_roles, version) VALUES (1, '0123456789abcdef0123456789abcdef',"
+                       " 'Resource', 'r', '/r/', 0, 'r', '', '2026-01-01', '2026-01-01', 'published', 1, 1)"))
         s.execute(text("INSERT INTO dataset_resources (id, url, format, downloads) VALUES (1, '', 'CSV', 0)"))
     request = SimpleNamespace(environ={}, registry={"dbsession_factory": sessionmaker(bind=engine)})
     reader = engine.connect()

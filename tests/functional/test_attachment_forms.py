@@ -174,9 +174,9 @@ def test_the_api_reads_and_writes_attachment_titles(testapp, dbsession, users):
         "attachments": [{**upload(b"%PDF-1.4 x", "x.pdf"), "title": "方案全文"}, upload(b"y", "y.txt")]},
         headers=token, status=201).json
     assert [a.get("title") for a in created["attachments"]] == ["方案全文", None]
-    item = created["@id"].removeprefix("http://localhost")
+    item = created["@id"].removeprefix("http://localhost") + "/"
     sent = [{**created["attachments"][1], "title": "名单"}, created["attachments"][0]]
-    res = testapp.patch_json(item, {"attachments": sent}, headers=token)
+    res = testapp.patch_json(item, {"attachments": sent}, headers={**token, "Prefer": "return=representation"})
     assert [(a["filename"], a.get("title")) for a in res.json["attachments"]] == [("y.txt", "名单"),
                                                                                   ("x.pdf", "方案全文")]
     bad = testapp.post_json(town.path + "/", {"@type": "Disclosure", "title": "t", **REQUIRED,
@@ -216,7 +216,7 @@ def test_editing_a_published_item_starts_from_its_waiting_change(testapp, dbsess
     item = testapp.post_json(town.path + "/", {"@type": "Disclosure", "title": "已发布的文件", **REQUIRED,
                                                "attachments": [upload(b"v1", "旧.txt")]},
                              headers=editor, status=201).json
-    path = item["@id"].removeprefix("http://localhost")
+    path = item["@id"].removeprefix("http://localhost") + "/"
     testapp.post_json(path + "@workflow/submit", {}, headers=editor)
     testapp.post_json(path + "@workflow/publish", {}, headers=reviewer)
     login(testapp, "editor")

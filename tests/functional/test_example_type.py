@@ -70,8 +70,8 @@ def test_an_event_is_added_and_edited_through_the_api(eventapp, dbsession, town)
     made = eventapp.post_json(town.path, {"@type": "Event", "title": "防汛演练", "venue": "长江干堤"},
                               headers=headers, status=201).json
     assert (made["@type"], made["venue"]) == ("Event", "长江干堤")
-    path = made["@id"].removeprefix("http://example.com")
-    changed = eventapp.patch_json(path, {"venue": "小池镇江堤"}, headers=headers).json
+    path = made["@id"].removeprefix("http://example.com") + "/"
+    changed = eventapp.patch_json(path, {"venue": "小池镇江堤"}, headers={**headers, "Prefer": "return=representation"}).json
     assert changed["venue"] == "小池镇江堤"
     node = node_at(dbsession, path)
     assert dbsession.scalar(select(func.count(Revision.id)).where(Revision.node_id == node.id)) == 2
@@ -82,7 +82,7 @@ def test_a_published_event_is_found_by_its_venue_and_listed(event_app, eventapp,
     editor, reviewer = api_token(eventapp, "editor"), api_token(eventapp, "reviewer")
     made = eventapp.post_json(town.path, {"@type": "Event", "title": "科普宣传周", "venue": "五祖寺广场"},
                               headers=editor, status=201).json
-    path = made["@id"].removeprefix("http://example.com")
+    path = made["@id"].removeprefix("http://example.com") + "/"
     eventapp.post_json(f"{path}@workflow/submit", {}, headers=editor)
     eventapp.post_json(f"{path}@workflow/publish", {}, headers=reviewer)
     assert document(event_app.registry, dbsession, node_at(dbsession, path))["keywords"] == ["五祖寺广场"]

@@ -38,7 +38,7 @@ def items(testapp: webtest.TestApp, dbsession: Any, users: Any) -> dict[str, str
         "Image": add(testapp, editor, town, "Image", title="镇容镇貌", image=upload(png(), "镇容.png")),
     }
     testapp.reset()
-    return {name: item["@id"].removeprefix("http://example.com") for name, item in made.items()}
+    return {name: item["@id"].removeprefix("http://example.com") + "/" for name, item in made.items()}
 
 
 def form_pages(dbsession: Any, items: dict[str, str]) -> list[str]:
@@ -126,7 +126,7 @@ def test_plain_text_from_the_api_keeps_its_paragraphs(testapp: webtest.TestApp, 
     editor = api_token(testapp, "editor")
     town = unit(dbsession, "黄梅镇").path
     made = add(testapp, editor, town, "News", title="接口新闻", body="一\n\n二<script>alert(1)</script>")
-    node = dbsession.scalar(select(Node).where(Node.path == made["@id"].removeprefix("http://example.com")))
+    node = dbsession.scalar(select(Node).where(Node.path == made["@id"].removeprefix("http://example.com") + "/"))
     assert node.body == "<p>一</p><p>二</p>"
 
 

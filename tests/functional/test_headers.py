@@ -74,7 +74,7 @@ def items(testapp: Any, dbsession: Any, users: Any) -> dict[str, str]:
         "Image": add(testapp, editor, town, "Image", title="镇容镇貌", image=upload(png(), "镇容.png")),
     }
     testapp.reset()
-    return {name: item["@id"].removeprefix("http://example.com") for name, item in made.items()}
+    return {name: item["@id"].removeprefix("http://example.com") + "/" for name, item in made.items()}
 
 
 def test_every_page_type_has_the_policy_and_its_nonce(testapp: Any, dbsession: Any, items: dict[str, str]) -> None:

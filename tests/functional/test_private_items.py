@@ -99,8 +99,8 @@ def test_a_private_item_is_a_json_404_like_a_missing_one(testapp, users, town, d
                           ("post_json", {"params": {"@type": "Page", "title": "x"}})):
         private = getattr(testapp, method)(draft.path, headers=headers, status=404, **extra)
         absent = getattr(testapp, method)(missing, headers=headers, status=404, **extra)
-        assert private.json == absent.json == {"error": {"type": "NotFound", "message": private.json["error"]["message"],
-                                                         "errors": []}}
+        assert private.json == absent.json == {"type": "NotFound", "message": private.json["message"],
+                                               "context": f"http://example.com{town.path}".rstrip("/")}
     for endpoint in ("@workflow/submit", "@sharing"):
         private = testapp.post_json(draft.path + endpoint, {}, headers=headers, status=404)
         assert private.json == testapp.post_json(missing + endpoint, {}, headers=headers, status=404).json
@@ -259,7 +259,7 @@ def test_an_editor_cannot_edit_or_rename_their_unit(testapp, dbsession, users, t
 
 def test_a_manager_edits_and_renames_a_unit(testapp, dbsession, users, town):
     headers = api_token(testapp, "manager")
-    testapp.patch_json(town.path, {"contact": "0713-0000000"}, headers=headers, status=200)
+    testapp.patch_json(town.path, {"contact": "0713-0000000"}, headers=headers, status=204)
     token = login(testapp, "manager")
     testapp.post(f"{town.path}@@rename", {"csrf_token": token, "name": "hmz"}, status=302)
 

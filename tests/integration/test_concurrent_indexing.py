@@ -59,7 +59,7 @@ def write_for_a_while(live: LivePortal, login: str, statuses: Counter[str], erro
         if status != 201:
             errors.append(f"create: {status} {str(item)[:200]}")
             continue
-        status, body = client.call("POST", urllib.parse.urlsplit(item["@id"]).path + "@workflow/submit", {})
+        status, body = client.call("POST", urllib.parse.urlsplit(item["@id"]).path + "/@workflow/submit", {})
         statuses[f"submit {status}"] += 1
         if status != 200:
             errors.append(f"submit: {status} {str(body)[:200]}")
@@ -127,7 +127,7 @@ def test_the_comparison_sees_a_stale_document(live_portal: LivePortal) -> None:
                                {"@type": "News", "title": "比较方法自检"})
     assert status == 201
     assert index_differences(live_portal) == []
-    path = urllib.parse.unquote(urllib.parse.urlsplit(item["@id"]).path)
+    path = urllib.parse.unquote(urllib.parse.urlsplit(item["@id"]).path) + "/"
     with live_portal.session() as session:
         node = session.scalar(select(Node).where(Node.path == path))
         doc = document(live_portal.registry, session, node)
