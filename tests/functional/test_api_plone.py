@@ -95,7 +95,7 @@ def test_breadcrumbs_leave_out_what_one_may_not_view(testapp: webtest.TestApp, m
 def test_navigation_is_the_top_level_and_deeper_when_asked(testapp: webtest.TestApp, editor: dict[str, str],
                                                            column: dict[str, Any], town: Any) -> None:
     flat = testapp.get(f"{town.path}@navigation", headers=editor).json
-    assert flat["items"][0] == {"@id": HOST, "title": "Home", "description": flat["items"][0]["description"],
+    assert flat["items"][0] == {"@id": HOST, "title": "首页", "description": flat["items"][0]["description"],
                                 "review_state": "published", "items": []}
     town_entry = next(i for i in flat["items"] if i["title"] == "黄梅镇")
     assert town_entry["items"] == []
@@ -241,7 +241,7 @@ def test_the_sharing_screen_lists_logged_in_users(testapp: webtest.TestApp, user
 
     login(testapp, "manager")
     page = testapp.get(f"{town.path}@@sharing")
-    assert 'value="system.Authenticated"' in page.text and "Logged-in users" in page.text
+    assert 'value="system.Authenticated"' in page.text and "所有登录用户" in page.text
 
 
 # --- errors -------------------------------------------------------------------------------------
