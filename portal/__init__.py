@@ -29,6 +29,7 @@ def includeme(config: Configurator) -> None:
     config.include(".security")
     config.include(".headers")
     config.include(".compression")
+    config.include(".pagecache")
     config.include(".traversal")
     config.include(".storage")
     config.include(".i18n")

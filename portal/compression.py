@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from pyramid.tweens import EXCVIEW
-
 MIN_SIZE = 1024  # below this, the gzip header and the CPU cost more than they save
 COMPRESSIBLE = ("text/", "application/json", "application/ld+json", "application/xml",
                 "application/rdf+xml", "application/rss+xml", "application/atom+xml",
@@ -42,4 +40,6 @@ def compression_tween_factory(handler: Callable[[Any], Any], registry: Any) -> C
 
 
 def includeme(config: Any) -> None:
-    config.add_tween("portal.compression.compression_tween_factory", over=EXCVIEW)
+    # over the page cache, so that pages it answers are compressed too
+    config.add_tween("portal.compression.compression_tween_factory",
+                     over="portal.pagecache.tween.page_cache_tween_factory")

@@ -61,7 +61,7 @@ def security_headers(event: NewResponse) -> None:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "SAMEORIGIN")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    if CSP not in headers:
+    if CSP not in headers and response.status_code != 304:  # a 304's headers go on the kept page
         if (response.content_type or "").lower() in HTML_TYPES:
             headers[CSP] = PAGE_POLICY.format(nonce=request.csp_nonce)
         else:

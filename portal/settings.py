@@ -88,6 +88,13 @@ def read_path(settings: Mapping[str, Any], key: str, default: str) -> Path:
     return Path(str(value).strip())
 
 
+def read_choice(settings: Mapping[str, Any], key: str, default: str, choices: tuple[str, ...]) -> str:
+    value = str(settings.get(key, default)).strip().lower()
+    if value not in choices:
+        raise SettingsError(key, settings.get(key), "one of " + ", ".join(choices))
+    return value
+
+
 def read_unit_paths(settings: Mapping[str, Any], key: str) -> tuple[str, ...]:
     """URL paths of units (`/huangmeizhen /xianzhengfuban`, each normalised to end in /), or `*`."""
     words = tuple(str(settings.get(key, "")).split())
@@ -131,6 +138,14 @@ class PortalSettings:
     require_second_factor: bool = True
     second_factor_units: tuple[str, ...] = ()
     remember_device_days: int = 7
+    # The page cache (portal.pagecache): file (shared by a machine's processes), memory or off;
+    # how long a listing or an item may be kept without a change (what becomes public or expires
+    # with time has no event), also the max-age browsers and proxies are told.
+    page_cache: str = "file"
+    page_cache_dir: Path = Path("var/pagecache")
+    page_cache_memory: int = 64 * 1024**2
+    page_cache_max_age_listing: int = 60
+    page_cache_max_age_item: int = 300
 
     @classmethod
     def parse(cls, settings: Mapping[str, Any]) -> PortalSettings:
@@ -174,6 +189,12 @@ class PortalSettings:
             second_factor_units=read_unit_paths(settings, "portal.second_factor_units"),
             remember_device_days=read_int(settings, "portal.remember_device_days", cls.remember_device_days,
                                           minimum=0),
+            page_cache=read_choice(settings, "portal.page_cache", cls.page_cache, ("file", "memory", "off")),
+            page_cache_dir=read_path(settings, "portal.page_cache_dir", str(cls.page_cache_dir)),
+            page_cache_memory=read_size(settings, "portal.page_cache_memory", "64MB"),
+            page_cache_max_age_listing=read_int(settings, "portal.page_cache_max_age_listing",
+                                                cls.page_cache_max_age_listing),
+            page_cache_max_age_item=read_int(settings, "portal.page_cache_max_age_item", cls.page_cache_max_age_item),
         )
 
     def __repr__(self) -> str:

@@ -59,6 +59,7 @@ def test_settings(db_url: str, blobs: Path, index: Path, **more: str) -> dict[st
         "sqlalchemy.url": db_url,
         "portal.session_secret": "test-secret-" + "x" * 40,
         "portal.blobs_dir": str(blobs),
+        "portal.page_cache_dir": f"{blobs}-pagecache",
         "portal.max_upload_size": "2MB",
         "search.index_dir": str(index),
         "pyramid.default_locale_name": "zh_CN",

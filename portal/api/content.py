@@ -30,6 +30,7 @@ from .. import content
 from ..content import Conflict, ContentError
 from ..i18n import _
 from ..models import Node
+from ..pagecache.tween import personal
 from ..registry import find_type, type_info
 from . import item_view
 from .errors import APIError, content_error, field_error, json_response
@@ -40,10 +41,13 @@ _TAG = re.compile(r'^(?:W/)?"?(\d+)-(\d+)"?$')
 
 
 def item_response(request: Any, node: Node, status: int = 200, **headers: str) -> Response:
+    """The item; for a user, with the ETag that `If-Match` names. A visitor, who cannot change it,
+    gets the page cache's validators instead (portal.pagecache), which follow its items too."""
     response = json_response(item(request, node), status, headers)
-    response.headers["ETag"] = f'"{etag(node)}"'
-    response.headers["Vary"] = "Accept, Authorization, Cookie"
-    response.headers["Cache-Control"] = "private, no-cache"
+    if personal(request) or request.method != "GET":
+        response.headers["ETag"] = f'"{etag(node)}"'
+        response.headers["Vary"] = "Accept, Authorization, Cookie"
+        response.headers["Cache-Control"] = "private, no-cache"
     return response
 
 

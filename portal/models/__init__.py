@@ -20,6 +20,7 @@ from .principals import (AuthToken, Group, LocalRole, LoginFailure, RecoveryCode
                          UserSession)
 from .audit import AuditEntry  # noqa: F401
 from .history import Redirect, Revision, WorkflowEvent
+from .pagetags import PageTag  # noqa: F401
 
 configure_mappers()
 

@@ -1,0 +1,72 @@
+"""The page cache: anonymous pages rendered once per change, shared by the processes of a machine,
+with HTTP validators and Cache-Control (see .tween), invalidated by the content events (see .tags).
+
+`portal.page_cache` chooses the store: `file` (the default: memory in front of files under
+`portal.page_cache_dir`, shared by the worker processes of one machine), `memory` (one process),
+or `off` (validators and Cache-Control stay; nothing is kept).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.events import ContextFound
+
+from .. import events
+from ..settings import portal_settings
+from .store import FileStore, MemoryStore
+from .tags import bump, change_tags
+from .tween import do_not_cache, on_context_found
+
+__all__ = ["do_not_cache", "touch"]
+
+
+
+class _Pending:
+    """The key of the tags a transaction's changes touch (`Transaction.data`)."""
+
+
+PENDING = _Pending()
+
+
+def touch(request: Any, tags: set[str]) -> None:
+    """Bump `tags` when the request's transaction commits (once, in sorted order: .tags.bump)."""
+    txn = request.tm.get()
+    try:
+        pending = txn.data(PENDING)
+    except KeyError:
+        pending = set()
+        txn.set_data(PENDING, pending)
+        session = request.dbsession
+        txn.addBeforeCommitHook(lambda: bump(session, pending))
+    pending |= tags
+
+
+def on_changed(event: events.ContentEvent) -> None:
+    if event.request is not None:
+        touch(event.request, change_tags(event.node))
+
+
+def on_moved(event: events.ObjectMoved) -> None:
+    if event.request is not None:
+        touch(event.request, change_tags(event.node, event.old_path, event.request.dbsession))
+
+
+def store_of(registry: Any) -> Any:
+    settings = portal_settings(registry)
+    if settings.page_cache == "off":
+        return None
+    memory = MemoryStore(settings.page_cache_memory)
+    if settings.page_cache == "memory":
+        return memory
+    return FileStore(settings.page_cache_dir, memory)
+
+
+def includeme(config: Any) -> None:
+    config.registry["portal.page_store"] = store_of(config.registry)
+    for kind in (events.ObjectAdded, events.ObjectModified, events.ObjectRemoved,
+                 events.WorkflowTransitioned, events.LocalRolesChanged):
+        config.add_subscriber(on_changed, kind)
+    config.add_subscriber(on_moved, events.ObjectMoved)
+    config.add_subscriber(on_context_found, ContextFound)
+    config.add_tween("portal.pagecache.tween.page_cache_tween_factory",
+                     under="portal.models.reading_tween", over="pyramid_tm.tm_tween_factory")

@@ -1,0 +1,74 @@
+"""What a public page shows, as tags, and what a change touches, as the same tags.
+
+A page of item C shows C and what lies below it (a listing, the 信息公开目录 of a unit, the home
+page's latest items: `tree:C`), the fields of the items above it (breadcrumbs, the unit's name and
+columns in its header, the footer's site settings: `node:A` for each ancestor A) and the site
+navigation (`nav`: the units). A change of item N touches `node:N`, `tree:A` for N and each of its
+ancestors (before and after a move), the unit's header when N is one of its columns, and `nav`
+when N is the root, a unit or anything else directly under the root.
+
+The versions are bumped once per transaction, just before it commits (`bump`), in one statement
+per tag in sorted order: concurrent writers take the rows' locks in the same order and only for
+the commit, so they never deadlock and hardly wait.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterable
+
+from sqlalchemy import bindparam, select, text
+
+from ..models import Node, Unit
+from ..models.node import utcnow
+from ..models.pagetags import PageTag
+
+NAV = "nav"
+SITE = "site"  # a random version per database (migration portal_0005), never bumped
+
+_BUMP = text("INSERT INTO page_tags (tag, version, changed) VALUES (:tag, 1, :now) "
+             "ON CONFLICT (tag) DO UPDATE SET version = page_tags.version + 1, changed = excluded.changed")
+_READ = (select(PageTag.tag, PageTag.version, PageTag.changed)
+         .where(PageTag.tag.in_(bindparam("tags", expanding=True))))
+
+
+def page_tags(context: Node) -> tuple[str, ...]:
+    """The tags of a page whose context is `context`."""
+    above = [f"node:{node.id}" for node in context.lineage() if node is not context]
+    return (f"tree:{context.id}", *above, NAV, SITE)
+
+
+def change_tags(node: Node, old_path: str | None = None, dbsession: Any = None) -> set[str]:
+    """The tags a change of `node` touches; `old_path` (with `dbsession`) for a move."""
+    lineage = list(node.lineage())
+    tags = {f"node:{node.id}", *(f"tree:{n.id}" for n in lineage)}
+    parent = node.parent
+    if parent is None or parent.parent_id is None or isinstance(node, Unit):
+        tags.add(NAV)
+    if isinstance(parent, Unit):
+        tags.add(f"node:{parent.id}")  # the unit's header lists its columns
+    if old_path and dbsession is not None:
+        tags |= {f"tree:{i}" for i in dbsession.scalars(select(Node.id).where(Node.path.in_(prefixes(old_path))))}
+        if old_path.count("/") <= 2:  # it was directly under the root
+            tags.add(NAV)
+    return tags
+
+
+def prefixes(path: str) -> list[str]:
+    """'/a/b/c/' -> ['/', '/a/', '/a/b/', '/a/b/c/']"""
+    parts = [p for p in path.split("/") if p]
+    return ["/" + "".join(p + "/" for p in parts[:i]) for i in range(len(parts) + 1)]
+
+
+def bump(connection: Any, tags: Iterable[str], now: dt.datetime | None = None) -> None:
+    """Raise the version of every tag by one (in sorted order: see the module)."""
+    now = now or utcnow()
+    for tag in sorted(set(tags)):
+        connection.execute(_BUMP, {"tag": tag, "now": now})
+
+
+def read_versions(connection: Any, tags: tuple[str, ...]) -> tuple[tuple[int, ...], dt.datetime | None]:
+    """The tags' versions (0 for a tag never bumped) and the latest change among them."""
+    rows = {tag: (version, changed) for tag, version, changed in connection.execute(_READ, {"tags": list(tags)})}
+    versions = tuple(rows[t][0] if t in rows else 0 for t in tags)
+    last = max((changed for _v, changed in rows.values()), default=None)
+    return versions, last

@@ -1,0 +1,156 @@
+"""The page cache and HTTP validators, with requests that commit (as a real server's do).
+
+Anonymous pages are kept once rendered and answered again without rendering; a change is visible
+on the very next request of every page that shows it (the item, its listings, the unit home, the
+home page) while pages that do not show it stay kept; two app processes share what they keep and
+what they invalidate; ETag and Last-Modified are answered with 304; nothing personal is kept.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import webtest
+
+from portal import main
+from tests.conftest import PASSWORD, login
+from tests.integration.conftest import REVIEWER, LivePortal
+
+HOST = "http://example.com"
+JSON = {"Accept": "application/json"}
+
+
+def browser(app: Any) -> webtest.TestApp:
+    return webtest.TestApp(app, extra_environ={"HTTP_HOST": "example.com", "REMOTE_ADDR": "10.0.0.9"})
+
+
+def token(client: webtest.TestApp, login: str) -> dict[str, str]:
+    res = client.post_json("/@login", {"login": login, "password": PASSWORD})
+    return {**JSON, "Authorization": f"Bearer {res.json['token']}"}
+
+
+def path_of(item: dict[str, Any]) -> str:
+    return item["@id"].removeprefix(HOST).rstrip("/") + "/"
+
+
+def published_news(client: webtest.TestApp, where: str, title: str) -> dict[str, Any]:
+    editor, reviewer = token(client, "editor1"), token(client, REVIEWER)
+    item = client.post_json(where, {"@type": "News", "title": title, "text": {
+        "data": "<p>正文</p>", "content-type": "text/html", "encoding": "utf-8"}}, headers=editor, status=201).json
+    client.post_json(path_of(item) + "@workflow/submit", {}, headers=editor)
+    client.post_json(path_of(item) + "@workflow/publish", {}, headers=reviewer)
+    return item
+
+
+@pytest.fixture
+def visitor(live_portal: LivePortal) -> webtest.TestApp:
+    return browser(live_portal.app)
+
+
+@pytest.fixture
+def staff(live_portal: LivePortal) -> webtest.TestApp:
+    """The editors' and reviewers' own app process on the same database and page store (the reviewer
+    logs in without the second factor here, which tests/functional/test_second_factor.py covers)."""
+    return browser(main({}, **{**live_portal.settings, "portal.engine": live_portal.engine,
+                               "portal.require_second_factor": "false", "search.drain_on_start": "false"}))
+
+
+def test_an_anonymous_page_is_kept_and_served_again(visitor: webtest.TestApp) -> None:
+    first = visitor.get("/huangmeizhen/")
+    second = visitor.get("/huangmeizhen/")
+    assert (first.headers["X-Portal-Cache"], second.headers["X-Portal-Cache"]) == ("miss", "hit")
+    assert first.headers["ETag"] == second.headers["ETag"]
+    assert first.headers["Cache-Control"] == "public, max-age=60"  # a listing
+    assert "Set-Cookie" not in first.headers and "Set-Cookie" not in second.headers
+
+
+def test_each_serving_has_its_own_nonce(visitor: webtest.TestApp) -> None:
+    visitor.get("/")
+    pages = [visitor.get("/") for _ in range(2)]
+    nonces = [p.headers["Content-Security-Policy"].split("'nonce-")[1].split("'")[0] for p in pages]
+    assert nonces[0] != nonces[1]
+    assert [p.headers["X-Portal-Cache"] for p in pages] == ["hit", "hit"]
+    assert pages[0].text.replace(nonces[0], "") == pages[1].text.replace(nonces[1], "")
+
+
+def test_a_publication_is_visible_at_once_everywhere_it_shows(staff: webtest.TestApp,
+                                                              visitor: webtest.TestApp) -> None:
+    pages = ["/", "/huangmeizhen/", "/huangmeizhen/xwdt/", "/huangmeizhen/@@xxgk"]
+    elsewhere = "/kongzhen/" if visitor.get("/kongzhen/", status="*").status_int == 200 else None
+    for page in pages + ([elsewhere] if elsewhere else []):
+        visitor.get(page)
+        assert visitor.get(page).headers["X-Portal-Cache"] == "hit"
+    item = published_news(staff, "/huangmeizhen/xwdt/", "镇政府召开防汛工作会议")
+    for page in pages[:3]:
+        res = visitor.get(page)
+        assert res.headers["X-Portal-Cache"] == "miss", page
+        assert "镇政府召开防汛工作会议" in res.text, page
+    assert visitor.get(path_of(item)).headers["Cache-Control"] == "public, max-age=300"  # an item
+    if elsewhere:  # another unit's pages do not show it: still kept
+        assert visitor.get(elsewhere).headers["X-Portal-Cache"] == "hit"
+
+
+def test_a_retraction_and_a_new_version_are_visible_at_once(staff: webtest.TestApp,
+                                                            visitor: webtest.TestApp) -> None:
+    item = published_news(staff, "/huangmeizhen/xwdt/", "原来的标题")
+    page, listing = path_of(item), "/huangmeizhen/xwdt/"
+    for url in (page, listing):
+        assert "原来的标题" in visitor.get(url).text and visitor.get(url).headers["X-Portal-Cache"] == "hit"
+    editor, reviewer = token(staff, "editor1"), token(staff, REVIEWER)
+    staff.post_json(page + "@workflow/retract", {"comment": "需要修改"}, headers=reviewer)
+    assert visitor.get(page, status="*").status_int in (401, 403, 404)
+    assert "原来的标题" not in visitor.get(listing).text
+    staff.patch_json(page, {"title": "改过的标题"}, headers=editor)
+    staff.post_json(page + "@workflow/submit", {}, headers=editor)
+    staff.post_json(page + "@workflow/publish", {}, headers=reviewer)
+    assert "改过的标题" in visitor.get(page).text
+    assert "改过的标题" in visitor.get(listing).text and "原来的标题" not in visitor.get(listing).text
+
+
+def test_validators_answer_304_without_a_policy(visitor: webtest.TestApp) -> None:
+    page = visitor.get("/huangmeizhen/")
+    etag, modified = page.headers["ETag"], page.headers["Last-Modified"]
+    again = visitor.get("/huangmeizhen/", headers={"If-None-Match": etag}, status=304)
+    assert again.body == b"" and again.headers["ETag"] == etag
+    assert "Content-Security-Policy" not in again.headers
+    assert visitor.get("/huangmeizhen/", headers={"If-Modified-Since": modified}, status=304).body == b""
+    assert visitor.get("/huangmeizhen/", headers={"If-None-Match": '"other"'}).status_int == 200
+
+
+def test_a_change_changes_the_validators(staff: webtest.TestApp, visitor: webtest.TestApp) -> None:
+    etag = visitor.get("/huangmeizhen/xwdt/").headers["ETag"]
+    published_news(staff, "/huangmeizhen/xwdt/", "新的新闻")
+    res = visitor.get("/huangmeizhen/xwdt/", headers={"If-None-Match": etag})
+    assert res.status_int == 200 and res.headers["ETag"] != etag and "新的新闻" in res.text
+
+
+def test_json_is_kept_apart_from_html(visitor: webtest.TestApp) -> None:
+    visitor.get("/huangmeizhen/")
+    res = visitor.get("/huangmeizhen/", headers=JSON)
+    assert res.content_type == "application/json" and res.headers["X-Portal-Cache"] == "miss"
+    assert visitor.get("/huangmeizhen/", headers=JSON).json == res.json
+
+
+def test_nothing_personal_is_kept_or_public(staff: webtest.TestApp, visitor: webtest.TestApp) -> None:
+    visitor.get("/huangmeizhen/")
+    res = staff.get("/huangmeizhen/", headers=token(staff, "editor1"))
+    assert "X-Portal-Cache" not in res.headers and res.headers["Cache-Control"] == "private, no-cache"
+    login(staff, "editor1")  # a cookie session from the login form
+    page = staff.get("/huangmeizhen/")
+    assert "X-Portal-Cache" not in page.headers and page.headers["Cache-Control"] == "private, no-cache"
+    assert "ETag" not in page.headers
+
+
+def test_search_results_are_not_kept(visitor: webtest.TestApp) -> None:
+    res = visitor.get("/@@search", params={"q": "政务"})
+    assert "X-Portal-Cache" not in res.headers
+    assert "X-Portal-Cache" not in visitor.get("/@@search", params={"q": "政务"}).headers
+
+
+def test_two_processes_share_what_they_keep_and_what_they_invalidate(staff: webtest.TestApp,
+                                                                    visitor: webtest.TestApp) -> None:
+    assert visitor.get("/huangmeizhen/xwdt/").headers["X-Portal-Cache"] == "miss"
+    assert staff.get("/huangmeizhen/xwdt/").headers["X-Portal-Cache"] == "hit"  # from the shared files
+    published_news(staff, "/huangmeizhen/xwdt/", "两个进程都看得到")
+    res = visitor.get("/huangmeizhen/xwdt/")
+    assert res.headers["X-Portal-Cache"] == "miss" and "两个进程都看得到" in res.text
