@@ -5,6 +5,7 @@ from typing import Any
 
 from pyramid.config import Configurator
 
+from .pagecache import wrap
 from .registry import type_packages
 from .settings import portal_settings
 
@@ -18,7 +19,7 @@ def main(global_config: dict[str, Any] | None, **settings: Any) -> Any:
             config.include(package)
         for package in portal_settings(config.registry).includes:
             config.include(package)
-    return config.make_wsgi_app()
+    return wrap(config.make_wsgi_app())  # kept pages are served before Pyramid (portal.pagecache)
 
 
 def includeme(config: Configurator) -> None:

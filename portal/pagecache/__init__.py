@@ -1,7 +1,8 @@
 """The page cache: anonymous pages rendered once per change, shared by the processes of a machine,
 with HTTP validators and Cache-Control (see .tween), invalidated by the content events (see .tags).
 
-`portal.page_cache` chooses the store: `file` (the default: memory in front of files under
+Kept pages are served by a WSGI middleware in front of Pyramid (.middleware); the tween inside
+decides what is kept. `portal.page_cache` chooses the store: `file` (the default: memory in front of files under
 `portal.page_cache_dir`, shared by the worker processes of one machine), `memory` (one process),
 or `off` (validators and Cache-Control stay; nothing is kept).
 """
@@ -13,11 +14,12 @@ from pyramid.events import ContextFound
 
 from .. import events
 from ..settings import portal_settings
+from .middleware import PageCacheMiddleware
 from .store import FileStore, MemoryStore
 from .tags import bump, change_tags
 from .tween import do_not_cache, on_context_found
 
-__all__ = ["do_not_cache", "touch"]
+__all__ = ["do_not_cache", "touch", "wrap"]
 
 
 
@@ -59,6 +61,12 @@ def store_of(registry: Any) -> Any:
     if settings.page_cache == "memory":
         return memory
     return FileStore(settings.page_cache_dir, memory)
+
+
+def wrap(app: Any) -> PageCacheMiddleware:
+    """The app behind the cache's middleware (portal.main)."""
+    registry = app.registry
+    return PageCacheMiddleware(app, registry["portal.page_store"], registry["dbsession_factory"].kw["bind"])
 
 
 def includeme(config: Any) -> None:

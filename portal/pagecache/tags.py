@@ -72,3 +72,30 @@ def read_versions(connection: Any, tags: tuple[str, ...]) -> tuple[tuple[int, ..
     versions = tuple(rows[t][0] if t in rows else 0 for t in tags)
     last = max((changed for _v, changed in rows.values()), default=None)
     return versions, last
+
+
+class VersionReader:
+    """`read_versions` of committed data for the cache's hits, through the driver itself: SQLAlchemy's
+    statement machinery costs more than the query (about 0.3 ms of a 0.5 ms hit)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._sql = {n: f"SELECT tag, version FROM page_tags WHERE tag IN ({', '.join([mark] * n)})"
+                     for n in range(1, 33)}
+
+    def versions(self, tags: tuple[str, ...]) -> tuple[int, ...] | None:
+        """The versions in `tags`' order (0 for a tag never bumped); None for more tags than the
+        prepared statements take (the caller then reads them the ordinary way)."""
+        sql = self._sql.get(len(tags))
+        if sql is None:
+            return None
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql, tags)
+            found = dict(cursor.fetchall())
+            cursor.close()
+        finally:
+            connection.close()  # back to the pool, which rolls back
+        return tuple(found.get(t, 0) for t in tags)

@@ -1,24 +1,19 @@
-"""Anonymous pages from the cache, HTTP validators, and Cache-Control for everyone.
+"""Which answers the page cache keeps, their validators, and Cache-Control for everyone.
 
-A request may be answered from the cache when it is a GET or HEAD without credentials (no
-Authorization header, no session cookie) in a transaction of its own (not a script's or a test's,
-whose changes are not committed). Its key is the URL and the Accept header (pages and the JSON
-API share URLs). An entry is served only when its tags' versions in the database are still the
-ones it was rendered with and its max-age has not passed (one indexed query); otherwise the page
-is rendered and stored again.
+The middleware (.middleware) marks a request the cache may answer (`CANDIDATE`: a GET or HEAD
+without credentials, in a transaction of its own) and serves kept pages; this tween, inside
+Pyramid, decides what is kept. A response is kept when it is a 200 HTML or JSON answer to a
+candidate, sets no cookie, and did not ask not to be (`do_not_cache`: search results follow the
+index, not the database). Its tags' versions are read when the context is found
+(`on_context_found`), before the view reads anything, so a change committed while the page renders
+makes the entry stale, never the page wrong.
 
-Rendered pages are stored when they are a 200 HTML or JSON answer to such a request, set no
-cookie, and did not ask not to be (`do_not_cache`: search results follow the index, not the
-database). Their versions are read when the context is found (`on_context_found`), before the
-view reads anything, so a change committed while the page renders makes the entry stale, never
-the page wrong.
-
-Validators: the ETag is a digest of the URL, the Accept header and the versions (the same in
-every process), Last-Modified the latest change among the tags; `If-None-Match` and
-`If-Modified-Since` are answered with 304, which carries no Content-Security-Policy (a browser
-would put a 304's headers on the page it keeps, and the page keeps the nonce its body has).
-Cacheable answers say `public, max-age=` (short for listings, longer for items); anything for a
-user with credentials says `private, no-cache`.
+Validators: the ETag is a digest of the URL, the Accept header and the versions (the same in every
+process), Last-Modified the latest change among the tags; `If-None-Match` and `If-Modified-Since`
+are answered with 304, which carries no Content-Security-Policy (a browser would put a 304's
+headers on the page it keeps, and the page keeps the nonce its body has). Kept answers say
+`public, max-age=` (short for listings, longer for items); anything for a user with credentials
+says `private, no-cache`.
 """
 from __future__ import annotations
 
@@ -30,20 +25,18 @@ from typing import Any, Callable
 
 from pyramid.response import Response
 
-from ..headers import CSP
 from ..models import Node
 from ..settings import portal_settings
-from .store import Entry, Store
+from .store import Entry
 from .tags import page_tags, read_versions
 
-CANDIDATE = "portal.pagecache.candidate"  # environ: the request may be cached (its key)
+CANDIDATE = "portal.pagecache.candidate"  # environ: the request may be kept (its key)
 RENDERED = "portal.pagecache.rendered"  # environ: (tags, versions, last change) read before the view
-OFF = "portal.pagecache.off"  # environ: the view asked not to be cached
-SESSION_COOKIE = "portal_session"
+PENDING = "portal.pagecache.pending"  # environ: the Entry to keep once the whole response is known
+OFF = "portal.pagecache.off"  # environ: the view asked not to be kept
+STATUS = "X-Portal-Cache"  # hit or miss (for operators and benchmarks)
 CACHED_TYPES = frozenset({"text/html", "application/json"})
 VARY = "Accept, Accept-Encoding, Authorization, Cookie"
-MAX_KEY = 2048
-STATUS = "X-Portal-Cache"  # hit, or miss when the page was rendered and kept (for operators and benchmarks)
 
 
 def do_not_cache(request: Any) -> None:
@@ -51,18 +44,8 @@ def do_not_cache(request: Any) -> None:
     request.environ[OFF] = True
 
 
-def cache_key(request: Any) -> str | None:
-    """The request's key, or None when it may not be answered from the cache."""
-    if request.method not in ("GET", "HEAD") or "app.dbsession" in request.environ:
-        return None
-    if "Authorization" in request.headers or SESSION_COOKIE in request.cookies:
-        return None
-    key = f"{request.host_url}{request.path_qs}\n{request.headers.get('Accept', '')}"
-    return key if len(key) <= MAX_KEY else None
-
-
 def personal(request: Any) -> bool:
-    return "Authorization" in request.headers or SESSION_COOKIE in request.cookies
+    return "Authorization" in request.headers or "portal_session" in request.cookies
 
 
 def etag_of(key: str, tags: tuple[str, ...], versions: tuple[int, ...]) -> str:
@@ -72,11 +55,14 @@ def etag_of(key: str, tags: tuple[str, ...], versions: tuple[int, ...]) -> str:
     return digest.hexdigest()[:24]
 
 
-def not_modified(request: Any, etag: str, last_modified: float | None) -> bool:
-    if request.if_none_match:
-        return etag in request.if_none_match
-    since = request.if_modified_since
-    return since is not None and last_modified is not None and int(last_modified) <= since.timestamp()
+def not_modified(if_none_match: str | None, if_modified_since: str | None, entry: Entry) -> bool:
+    """RFC 9110 §13.2.2: If-None-Match decides when sent; else If-Modified-Since."""
+    if if_none_match:
+        return any(tag.strip().removeprefix("W/") in (f'"{entry.etag}"', "*") for tag in if_none_match.split(","))
+    if not if_modified_since or entry.last_modified is None:
+        return False
+    since = email.utils.parsedate_to_datetime(if_modified_since) if "," in if_modified_since else None
+    return since is not None and int(entry.last_modified) <= since.timestamp()
 
 
 def validator_headers(entry: Entry) -> list[tuple[str, str]]:
@@ -84,20 +70,6 @@ def validator_headers(entry: Entry) -> list[tuple[str, str]]:
     if entry.last_modified is not None:
         headers.append(("Last-Modified", email.utils.formatdate(entry.last_modified, usegmt=True)))
     return headers
-
-
-def respond(request: Any, entry: Entry) -> Response:
-    """The entry as a response: a 304 when the client has it, else the body with a new nonce."""
-    if not_modified(request, entry.etag, entry.last_modified):
-        return Response(status=304, headerlist=validator_headers(entry))
-    body, headers = entry.body, list(entry.headers)
-    if entry.nonce:
-        nonce = request.csp_nonce
-        body = body.replace(entry.nonce.encode(), nonce.encode())
-        headers = [(k, v.replace(entry.nonce, nonce) if k == CSP else v) for k, v in headers]
-    response = Response(status=entry.status, headerlist=[*headers, *validator_headers(entry), (STATUS, "hit")])
-    response.body = body
-    return response
 
 
 def on_context_found(event: Any) -> None:
@@ -128,40 +100,21 @@ def storable(request: Any, response: Any) -> bool:
 
 def page_cache_tween_factory(handler: Callable[[Any], Any], registry: Any) -> Callable[[Any], Any]:
     settings = portal_settings(registry)
-    store: Store | None = registry.get("portal.page_store")
-    engine = registry["dbsession_factory"].kw["bind"]
-
-    def lookup(key: str) -> Entry | None:
-        entry = store.get(key) if store is not None else None
-        if entry is None or not entry.fresh():
-            return None
-        with engine.connect() as connection:
-            versions, _last = read_versions(connection, entry.tags)
-        return entry if versions == entry.versions else None
 
     def tween(request: Any) -> Any:
-        key = cache_key(request)
-        if key is not None and store is not None:
-            entry = lookup(key)
-            if entry is not None:
-                return respond(request, entry)
-        if key is not None:
-            request.environ[CANDIDATE] = key
+        key = request.environ.get(CANDIDATE)
         response = handler(request)
         if key is not None and storable(request, response):
             tags, versions, last = request.environ[RENDERED]
             folderish = getattr(request.context, "folderish", False)
             entry = Entry(key=key, tags=tags, versions=versions, etag=etag_of(key, tags, versions),
-                          last_modified=epoch(last) if last else None,
-                          stored_at=time.time(),
+                          last_modified=epoch(last) if last else None, stored_at=time.time(),
                           max_age=settings.page_cache_max_age_listing if folderish else settings.page_cache_max_age_item,
-                          status=response.status_code, headers=tuple(response.headerlist),
-                          nonce=request.csp_nonce if content_type(response) == "text/html" else "",
-                          body=response.body)
-            if store is not None:
-                store.put(entry)
-            if not_modified(request, entry.etag, entry.last_modified):
-                return respond(request, entry)
+                          status=200, headers=(),
+                          nonce=request.csp_nonce if content_type(response) == "text/html" else "", body=b"")
+            if not_modified(request.headers.get("If-None-Match"), request.headers.get("If-Modified-Since"), entry):
+                return Response(status=304, headerlist=validator_headers(entry))
+            request.environ[PENDING] = entry  # the middleware keeps it with the final headers
             response.headerlist.extend([*validator_headers(entry), (STATUS, "miss")])
         elif personal(request) and "Cache-Control" not in response.headers:
             response.headers["Cache-Control"] = "private, no-cache"

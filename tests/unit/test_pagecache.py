@@ -2,16 +2,18 @@
 serving an entry (nonce, validators)."""
 from __future__ import annotations
 
+import gzip
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from pyramid.request import Request
+from sqlalchemy import create_engine
 
 from portal.pagecache.store import Entry, FileStore, MemoryStore
 from portal.pagecache.tags import prefixes
-from portal.pagecache.tween import etag_of, respond
+from portal.pagecache.middleware import PageCacheMiddleware, cache_key
+from portal.pagecache.tween import etag_of
 from portal.settings import PortalSettings, SettingsError
 
 
@@ -64,24 +66,59 @@ def test_the_file_store_prunes_the_oldest(tmp_path: Path) -> None:
     assert len(list(tmp_path.glob("*/*"))) <= 10
 
 
-def serving(headers: dict[str, str] | None = None) -> Request:
-    request = Request.blank("/", headers=headers or {})
-    request.csp_nonce = "N" * 22
-    return request
+class Served:
+    def __init__(self, middleware: PageCacheMiddleware, entry: Entry, headers: dict[str, str] | None = None,
+                 method: str = "GET") -> None:
+        environ = {"REQUEST_METHOD": method, **{"HTTP_" + k.upper().replace("-", "_"): v
+                                                for k, v in (headers or {}).items()}}
+        self.body = b"".join(middleware.serve(environ, self.start_response, entry, "hit"))
+
+    def start_response(self, status: str, headers: list[tuple[str, str]]) -> None:
+        self.status, self.headers = int(status.split()[0]), dict(headers)
 
 
-def test_serving_replaces_the_kept_nonce_with_the_requests_own() -> None:
-    kept = entry(body=b'<script nonce="' + b"K" * 22 + b'">1</script>', nonce="K" * 22)
-    response = respond(serving(), kept)
-    assert response.body == b'<script nonce="' + b"N" * 22 + b'">1</script>'
-    assert response.headers["X-Portal-Cache"] == "hit" and response.headers["ETag"] == '"abc"'
+def middleware() -> PageCacheMiddleware:
+    return PageCacheMiddleware(app=None, store=None, engine=create_engine("sqlite://"))
+
+
+def test_serving_replaces_the_kept_nonce_with_a_new_one_each_time() -> None:
+    kept = entry(body=b'<script nonce="' + b"K" * 22 + b'">1</script>', nonce="K" * 22,
+                 headers=(("Content-Type", "text/html"), ("Content-Security-Policy", "script-src 'nonce-" + "K" * 22 + "'")))
+    one, two = Served(middleware(), kept), Served(middleware(), kept)
+    for served in (one, two):
+        nonce = served.headers["Content-Security-Policy"].split("'nonce-")[1].rstrip("'")
+        assert nonce != "K" * 22 and served.body == f'<script nonce="{nonce}">1</script>'.encode()
+        assert served.headers["X-Portal-Cache"] == "hit" and served.headers["ETag"] == '"abc"'
+    assert one.body != two.body
 
 
 def test_a_client_that_has_it_gets_304() -> None:
-    assert respond(serving({"If-None-Match": '"abc"'}), entry()).status_int == 304
-    assert respond(serving({"If-Modified-Since": "Tue, 14 Nov 2023 22:13:20 GMT"}), entry()).status_int == 304
-    assert respond(serving({"If-Modified-Since": "Tue, 14 Nov 2023 22:13:19 GMT"}), entry()).status_int == 200
-    assert respond(serving({"If-None-Match": '"old"'}), entry()).status_int == 200
+    assert Served(middleware(), entry(), {"If-None-Match": '"abc"'}).status == 304
+    assert Served(middleware(), entry(), {"If-None-Match": 'W/"abc", "x"'}).status == 304
+    assert Served(middleware(), entry(), {"If-Modified-Since": "Tue, 14 Nov 2023 22:13:20 GMT"}).status == 304
+    assert Served(middleware(), entry(), {"If-Modified-Since": "Tue, 14 Nov 2023 22:13:19 GMT"}).status == 200
+    assert Served(middleware(), entry(), {"If-None-Match": '"old"'}).status == 200
+    not_modified = Served(middleware(), entry(), {"If-None-Match": '"abc"'})
+    assert not_modified.body == b"" and "Content-Security-Policy" not in not_modified.headers
+
+
+def test_a_kept_page_is_compressed_for_clients_that_accept_it() -> None:
+    page = entry(body="<p>黄梅县人民政府</p>".encode() * 200)
+    zipped = Served(middleware(), page, {"Accept-Encoding": "gzip, deflate"})
+    assert zipped.headers["Content-Encoding"] == "gzip" and gzip.decompress(zipped.body) == page.body
+    assert "Content-Encoding" not in Served(middleware(), page).headers
+    assert Served(middleware(), page, method="HEAD").body == b""
+
+
+def test_only_anonymous_reads_in_their_own_transaction_have_a_key() -> None:
+    base = {"REQUEST_METHOD": "GET", "HTTP_HOST": "example.com", "PATH_INFO": "/a/", "QUERY_STRING": "b=1",
+            "wsgi.url_scheme": "http", "HTTP_ACCEPT": "text/html"}
+    assert cache_key(base) == "http://example.com/a/?b=1\ntext/html"
+    assert cache_key({**base, "REQUEST_METHOD": "POST"}) is None
+    assert cache_key({**base, "HTTP_AUTHORIZATION": "Bearer x"}) is None
+    assert cache_key({**base, "HTTP_COOKIE": "a=1; portal_session=xyz"}) is None
+    assert cache_key({**base, "HTTP_COOKIE": "analytics=1"}) is not None
+    assert cache_key({**base, "app.dbsession": object()}) is None
 
 
 def test_the_store_setting_is_one_of_three() -> None:
