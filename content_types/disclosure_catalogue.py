@@ -8,6 +8,9 @@ so counts are exact; full-text finding is the search page's job.
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
+from collections import OrderedDict
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
@@ -19,6 +22,7 @@ from portal import content
 from portal.events import ObjectAdded
 from portal.models import Node, Portal, Unit
 from portal.models.node import utcnow
+from portal.pagecache.tags import read_versions
 from portal.schemas import LOCAL_TZ, to_local
 from portal.visibility import public_now
 
@@ -82,6 +86,52 @@ def years(request: Any, conditions: list[Any]) -> list[tuple[int, int]]:
     return out
 
 
+def units_of(request: Any, conditions: list[Any]) -> list[tuple[str, int]]:
+    """(unit title, count), most first: counted per container in SQL (a few hundred rows, not one
+    per document), then added up per unit, the first step of each container's path."""
+    by_parent = request.dbsession.execute(select(Node.parent_id, func.count(Disclosure.id))
+                                          .select_from(Disclosure).where(*conditions).group_by(Node.parent_id)).all()
+    parents = dict(request.dbsession.execute(select(Node.id, Node.path).where(
+        Node.id.in_([p for p, _n in by_parent]))).all()) if by_parent else {}
+    by_unit: dict[str, int] = {}
+    for parent_id, n in by_parent:
+        path = parents.get(parent_id, "/")
+        top = "/" + path.strip("/").split("/")[0] + "/"
+        by_unit[top] = by_unit.get(top, 0) + n
+    titles = dict(request.dbsession.execute(select(Unit.path, Unit.title).where(Unit.path.in_(list(by_unit)))).all())
+    return sorted(((titles[p], n) for p, n in by_unit.items() if p in titles), key=lambda x: -x[1])
+
+
+MEMO_KEY = "disclosure_catalogue.facets"
+MEMO_SIZE = 512
+
+
+def facet_memo(request: Any, context: Node, chosen: dict[str, str], compute: Any) -> dict[str, Any]:
+    """The facet counts of a catalogue, computed once per version of what lies below it (the page
+    cache's `tree:` tag, bumped by every change there) and per minute (what becomes public or
+    expires with time has no event): paging through a catalogue, or many visitors filtering it
+    the same way, counts once. A request inside a caller's transaction (a script, a test) always
+    counts: its changes bump no version until they commit."""
+    if "app.dbsession" in request.environ:
+        return compute()
+    tag = f"tree:{context.id}"
+    (version,), _last = read_versions(request.dbsession, (tag,))
+    key = (context.id, version, tuple(sorted(chosen.items())), int(time.time() // 60))
+    memo = request.registry.get(MEMO_KEY)
+    if memo is None:
+        memo = request.registry[MEMO_KEY] = (OrderedDict(), threading.Lock())
+    entries, lock = memo
+    with lock:
+        found = entries.get(key)
+    if found is None:
+        found = compute()
+        with lock:
+            entries[key] = found
+            while len(entries) > MEMO_SIZE:
+                entries.popitem(last=False)
+    return found
+
+
 def catalogue(request: Any, context: Node) -> dict[str, Any]:
     now = utcnow()
     conditions = [*public_now(now)]
@@ -112,7 +162,17 @@ def catalogue(request: Any, context: Node) -> dict[str, Any]:
                                          .group_by(column)).all()
         return [(v, n) for v, n in rows if v is not None]
 
-    total = request.dbsession.scalar(select(func.count(Disclosure.id)).where(*filtered()))
+    def facets() -> dict[str, Any]:
+        unit_counts: list[tuple[str, int]] = []
+        if not isinstance(context, Unit):
+            unit_counts = units_of(request, filtered("unit"))
+        return {"total": request.dbsession.scalar(select(func.count(Disclosure.id)).where(*filtered())),
+                "subjects": dict(counts(Disclosure.subject, "subject")),
+                "genres": dict(counts(Disclosure.genre, "genre")),
+                "years": years(request, filtered("year")), "units": unit_counts}
+
+    counted = facet_memo(request, context, chosen, facets)
+    total = counted["total"]
     pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
     try:
         page = min(pages, max(1, int(request.params.get("page", 1))))
@@ -121,18 +181,8 @@ def catalogue(request: Any, context: Node) -> dict[str, Any]:
     docs = request.dbsession.scalars(select(Disclosure).where(*filtered())
                                      .order_by(Node.published.desc(), Node.id.desc())
                                      .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
-    subject_counts = dict(counts(Disclosure.subject, "subject"))
-    genre_counts = dict(counts(Disclosure.genre, "genre"))
-    year_counts = years(request, filtered("year"))
-    unit_counts: list[tuple[str, int]] = []
-    if not isinstance(context, Unit):
-        by_unit: dict[str, int] = {}
-        for doc_path, in request.dbsession.execute(select(Node.path).select_from(Disclosure).where(*filtered("unit"))):
-            top = "/" + doc_path.strip("/").split("/")[0] + "/"
-            by_unit[top] = by_unit.get(top, 0) + 1
-        titles = dict(request.dbsession.execute(select(Unit.path, Unit.title).where(Unit.path.in_(list(by_unit)))).all())
-        unit_counts = [(titles[p], n) for p, n in by_unit.items() if p in titles]
-        unit_counts.sort(key=lambda x: -x[1])
+    subject_counts, genre_counts = counted["subjects"], counted["genres"]
+    year_counts, unit_counts = counted["years"], counted["units"]
     superseding = {d.index_number: d for d in request.dbsession.scalars(
         select(Disclosure).where(Disclosure.index_number.in_([d.superseded_by for d in docs if d.superseded_by]),
                                  *public_now(now)))}

@@ -7,6 +7,7 @@ what they invalidate; ETag and Last-Modified are answered with 304; nothing pers
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -154,3 +155,20 @@ def test_two_processes_share_what_they_keep_and_what_they_invalidate(staff: webt
     published_news(staff, "/huangmeizhen/xwdt/", "两个进程都看得到")
     res = visitor.get("/huangmeizhen/xwdt/")
     assert res.headers["X-Portal-Cache"] == "miss" and "两个进程都看得到" in res.text
+
+
+def catalogue_total(page: webtest.TestResponse) -> int:
+    return int(re.search(r'<p class="meta">\s*共?\s*(\d+)', page.text).group(1))
+
+
+def test_the_catalogues_counts_follow_a_publication_at_once(staff: webtest.TestApp, visitor: webtest.TestApp) -> None:
+    """The facet counts are kept per version of the catalogue (content_types.disclosure_catalogue)."""
+    urls = ["/@@xxgk", "/@@xxgk?subject=%E7%BB%BC%E5%90%88%E6%94%BF%E5%8A%A1", "/huangmeizhen/@@xxgk", "/huangmeizhen/@@xxgk?page=2"]
+    before = {url: catalogue_total(visitor.get(url)) for url in urls}
+    editor, reviewer = token(staff, "editor1"), token(staff, REVIEWER)
+    doc = staff.post_json("/huangmeizhen/xxgk/", {"@type": "Disclosure", "title": "关于防汛工作的通知",
+                                                  "subject": "综合政务", "genre": "通知"}, headers=editor, status=201).json
+    staff.post_json(path_of(doc) + "@workflow/submit", {}, headers=editor)
+    staff.post_json(path_of(doc) + "@workflow/publish", {}, headers=reviewer)
+    for url in urls:
+        assert catalogue_total(visitor.get(url)) == before[url] + 1, url
