@@ -29,7 +29,10 @@ class Node(Base):
     # (parent_id, position): a container's children in their order, and the next position, from
     # the index alone however many there are
     __table_args__ = (UniqueConstraint("parent_id", "name"), Index("ix_nodes_state", "state"),
-                      Index("ix_nodes_parent_position", "parent_id", "position"))
+                      Index("ix_nodes_parent_position", "parent_id", "position"),
+                      # public listings: a column's children and a type's items, newest first
+                      Index("ix_nodes_parent_published", "parent_id", "published"),
+                      Index("ix_nodes_type_published", "type", "published"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # The stable identifier clients keep (plone.restapi's `UID`); `id` is the database's.

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from pyramid.view import view_config
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..models import Node, Portal, Unit
 from ..registry import content_types, info_for
@@ -30,14 +30,32 @@ def latest(request: Any, container: Node, limit: int = 8) -> list[Node]:
     return visible(request, list(rows))[:limit]
 
 
-def paged(request: Any, nodes: list[Node]) -> dict[str, Any]:
+def page_number(request: Any, total: int) -> tuple[int, int]:
+    """The page asked for (`?page=`, kept within the pages there are), and how many there are."""
     try:
         page = max(1, int(request.params.get("page", 1)))
     except ValueError:
         page = 1
-    pages = max(1, (len(nodes) + PAGE_SIZE - 1) // PAGE_SIZE)
-    page = min(page, pages)
+    pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
+    return min(page, pages), pages
+
+
+def paged(request: Any, nodes: list[Node]) -> dict[str, Any]:
+    page, pages = page_number(request, len(nodes))
     return {"items": nodes[(page - 1) * PAGE_SIZE: page * PAGE_SIZE], "page": page, "pages": pages}
+
+
+def public_children(request: Any, container: Node) -> dict[str, Any]:
+    """A visitor's page of a container's children, newest first, counted and cut in SQL: for
+    someone without an account `public_now` is exactly what they may view, so no child is loaded
+    that the page does not show (ix_nodes_parent_published serves the order)."""
+    conditions = [Node.parent_id == container.id, *public_now()]
+    total = request.dbsession.scalar(select(func.count(Node.id)).where(*conditions))
+    page, pages = page_number(request, total)
+    items = request.dbsession.scalars(select(Node).where(*conditions)
+                                      .order_by(Node.published.desc(), Node.id.desc())
+                                      .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    return {"items": list(items), "page": page, "pages": pages}
 
 
 @view_config(context=Portal, permission="view", renderer=template("portal.pt"))
@@ -57,7 +75,9 @@ def unit_home(context: Unit, request: Any) -> dict[str, Any]:
 def item_view(context: Node, request: Any) -> dict[str, Any]:
     """Any item without a view of its own; folderish ones list their children."""
     result: dict[str, Any] = {"children": None, "info": info_for(request.registry, context)}
-    if context.folderish:
+    if context.folderish and request.authenticated_userid is None:
+        result.update(public_children(request, context), children=True)
+    elif context.folderish:  # staff see what they may among everything, their drafts included
         children = visible(request, context.values())
         children.sort(key=lambda n: (n.published or n.modified), reverse=True)
         result.update(paged(request, children), children=True)
