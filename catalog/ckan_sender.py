@@ -33,6 +33,7 @@ from sqlalchemy import delete, select, update
 from portal.locks import LockBusy, ProcessLock, process_lock
 from portal.models import Node
 from portal.models.node import utcnow
+from portal.pagecache.tags import bump
 from portal.settings import portal_settings
 
 from . import ckan_mapping as m
@@ -344,6 +345,7 @@ class Sender:
                     record.synced_at = utcnow()
             if up_to is not None:
                 session.execute(delete(CkanOutbox).where(CkanOutbox.node_id == node_id, CkanOutbox.id <= up_to))
+            bump(session, {f"tree:{node_id}"})  # the dataset's page and JSON show where it stands in CKAN
 
 
 def free_name(session: Any, base: str, node_id: int) -> str:
