@@ -13,12 +13,16 @@ from sqlalchemy import select
 from portal.content import REVISION_KINDS, display_names, rejections
 from portal.i18n import _
 from portal.models import Node, Portal, Unit
+from portal.pagecache.tags import NAV, read_versions
 from portal.registry import AddChoice, add_choices, type_info
 from portal.schemas import to_local
 from portal.uploads import human_size
 from portal.views.contents import can_manage_contents
 from portal.workflow import STATES, TRANSITIONS, allowed_transitions
 
+
+
+NAV_MEMO = "themes.layout.top_units"
 
 
 class Layout:
@@ -50,14 +54,27 @@ class Layout:
         return self.context.unit() if self.context is not None else None
 
     @cached_property
-    def top_units(self) -> list[tuple[str, list[Unit]]]:
-        """Units directly under the root, by kind, for the navigation."""
-        units = self.request.dbsession.scalars(
-            select(Unit).where(Unit.parent_id == self.root.id, Unit.state == "published")
-            .order_by(Unit.position)).all()
-        groups: dict[str, list[Unit]] = {}
-        for unit in units:
-            groups.setdefault(unit.kind, []).append(unit)
+    def top_units(self) -> list[tuple[str, list[SimpleNamespace]]]:
+        """Units directly under the root, by kind, for the navigation: (kind, [unit's title and
+        url]). Every page shows them, so they are read once per version of the navigation (the
+        page cache's `nav` tag, bumped by any change of a unit) rather than per page; a request
+        inside a caller's transaction (a script, a test) reads them itself."""
+        if "app.dbsession" in self.request.environ:
+            return self._read_top_units()
+        (version,), _last = read_versions(self.request.dbsession, (NAV,))
+        key = (version, self.application_url, self.root.id)
+        memo = self.request.registry.get(NAV_MEMO)
+        if memo is None or memo[0] != key:
+            memo = self.request.registry[NAV_MEMO] = (key, self._read_top_units())
+        return memo[1]
+
+    def _read_top_units(self) -> list[tuple[str, list[SimpleNamespace]]]:
+        units = self.request.dbsession.execute(
+            select(Node.title, Node.path, Unit.kind).select_from(Unit)
+            .where(Node.parent_id == self.root.id, Node.state == "published").order_by(Node.position)).all()
+        groups: dict[str, list[SimpleNamespace]] = {}
+        for title, path, kind in units:
+            groups.setdefault(kind, []).append(SimpleNamespace(title=title, url=self.application_url + path))
         return [(kind, groups[kind]) for kind in Unit.KINDS if kind in groups]
 
     def breadcrumbs(self) -> list[Node]:

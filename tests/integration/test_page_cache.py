@@ -172,3 +172,24 @@ def test_the_catalogues_counts_follow_a_publication_at_once(staff: webtest.TestA
     staff.post_json(path_of(doc) + "@workflow/publish", {}, headers=reviewer)
     for url in urls:
         assert catalogue_total(visitor.get(url)) == before[url] + 1, url
+
+
+def test_a_new_unit_is_in_the_navigation_of_every_page_at_once(live_portal: LivePortal,
+                                                               visitor: webtest.TestApp) -> None:
+    """The navigation is read once per version of the `nav` tag (themes.layout.top_units); a
+    script's change (here: a unit added and published as `portal` commands do) bumps it too."""
+    from portal import content
+    from portal.cli import app_request
+    from portal.models import Portal
+
+    pages = ["/", "/huangmeizhen/", "/huangmeizhen/xwdt/"]
+    for page in pages:
+        visitor.get(page)
+    with app_request(live_portal.registry) as request:
+        root = request.dbsession.query(Portal).one()
+        unit = content.create(request, root, "Unit", {"title": "新设的单位", "kind": "县直部门",
+                                                      "org_code": "TEST-NEW-UNIT"}, name="xsddw", unrestricted=True)
+        content.set_state(request, unit, "published", "publish")
+    for page in pages:
+        res = visitor.get(page)
+        assert res.headers["X-Portal-Cache"] == "miss" and "新设的单位" in res.text, page
