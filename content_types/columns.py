@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from sqlalchemy import select
+from sqlalchemy.orm import object_session
 
 from portal import content
 from portal.events import ObjectAdded, SiteSetUp
@@ -112,7 +113,9 @@ def placement(container: Node, info: TypeInfo) -> Sequence[Node] | None:
         return None
     if isinstance(container, Folder):
         return [container] if container.column_kind in (*info.belongs_in, OTHER_KIND) else []
-    columns = [c for c in container.values() if isinstance(c, Folder) and c.column_kind in info.belongs_in]
+    # only the container's columns are read (the root has a hundred units besides)
+    columns = list(object_session(container).scalars(select(Folder).where(
+        Folder.parent_id == container.id, Folder.column_kind.in_(info.belongs_in))))
     columns.sort(key=lambda c: (info.belongs_in.index(c.column_kind), c.position))
     return columns or None
 
