@@ -30,9 +30,10 @@ class Node(Base):
     # the index alone however many there are
     __table_args__ = (UniqueConstraint("parent_id", "name"), Index("ix_nodes_state", "state"),
                       Index("ix_nodes_parent_position", "parent_id", "position"),
-                      # public listings: a column's children and a type's items, newest first
+                      # public listings, newest first: a column's children; what is published
+                      # anywhere (walked until enough lie below a unit or the site)
                       Index("ix_nodes_parent_published", "parent_id", "published"),
-                      Index("ix_nodes_type_published", "type", "published"))
+                      Index("ix_nodes_state_published", "state", "published"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # The stable identifier clients keep (plone.restapi's `UID`); `id` is the database's.

@@ -26,12 +26,15 @@ def visible(request: Any, nodes: list[Node]) -> list[Node]:
 LISTED = (Node.id, Node.type, Node.title, Node.path, Node.published, Node.modified, Node.state)
 
 
-def latest(request: Any, container: Node, limit: int = 8) -> list[Any]:
-    """Newest public items anywhere below `container`, as rows of `LISTED`. `public_now` is what
-    everyone may view, so no row needs a permission check of its own."""
+def latest(request: Any, container: Node, limit: int = 8, children_only: bool = False) -> list[Any]:
+    """Newest public items below `container` (`children_only`: its own items, as its page lists
+    them), as rows of `LISTED`. `public_now` is what everyone may view, so no row needs a
+    permission check of its own. Children come from ix_nodes_parent_published; a subtree from
+    ix_nodes_state_published, walked newest first until `limit` rows lie below the container."""
     dated = [info.name for info in content_types(request.registry).values() if info.dated]
+    where = Node.parent_id == container.id if children_only else Node.path.like(f"{container.path}_%")
     return list(request.dbsession.execute(
-        select(*LISTED).where(Node.path.like(f"{container.path}_%"), *public_now(), Node.type.in_(dated))
+        select(*LISTED).where(where, *public_now(), Node.type.in_(dated))
         .order_by(Node.published.desc()).limit(limit)).all())
 
 
@@ -71,9 +74,10 @@ def portal_home(context: Portal, request: Any) -> dict[str, Any]:
 @view_config(context=Unit, permission="view", renderer=template("unit.pt"))
 def unit_home(context: Unit, request: Any) -> dict[str, Any]:
     children = visible(request, context.values())
-    columns = [(c, latest(request, c, 5)) for c in children if c.folderish]
+    columns = [(c, latest(request, c, 5, children_only=True)) for c in children if c.folderish]
     others = [c for c in children if not c.folderish]
-    return {"columns": columns, "others": others, "latest": latest(request, context, 8)}
+    # the unit's own latest items are shown only by a unit without columns
+    return {"columns": columns, "others": others, "latest": [] if columns else latest(request, context, 8)}
 
 
 @view_config(context=Node, permission="view", renderer=template("item.pt"))
