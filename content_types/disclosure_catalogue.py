@@ -102,6 +102,18 @@ def units_of(request: Any, conditions: list[Any]) -> list[tuple[str, int]]:
     return sorted(((titles[p], n) for p, n in by_unit.items() if p in titles), key=lambda x: -x[1])
 
 
+def superseding_documents(request: Any, numbers: list[str], now: dt.datetime) -> dict[str, Disclosure]:
+    """The public documents that replace these (by 索引号). Found by their numbers first: asked
+    together with "public now", the database would walk every public document (100 ms at 100,000)."""
+    if not numbers:
+        return {}
+    ids = list(request.dbsession.scalars(select(Disclosure.id).where(Disclosure.index_number.in_(numbers))))
+    if not ids:
+        return {}
+    return {d.index_number: d for d in request.dbsession.scalars(
+        select(Disclosure).where(Node.id.in_(ids), *public_now(now)))}
+
+
 MEMO_KEY = "disclosure_catalogue.facets"
 MEMO_SIZE = 512
 
@@ -183,9 +195,7 @@ def catalogue(request: Any, context: Node) -> dict[str, Any]:
                                      .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
     subject_counts, genre_counts = counted["subjects"], counted["genres"]
     year_counts, unit_counts = counted["years"], counted["units"]
-    superseding = {d.index_number: d for d in request.dbsession.scalars(
-        select(Disclosure).where(Disclosure.index_number.in_([d.superseded_by for d in docs if d.superseded_by]),
-                                 *public_now(now)))}
+    superseding = superseding_documents(request, [d.superseded_by for d in docs if d.superseded_by], now)
 
     def link(**change: Any) -> str:
         params = {**chosen, **change}
