@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyramid.authorization import Everyone
+from pyramid.interfaces import ISecurityPolicy
 from pyramid.view import view_config
 from sqlalchemy import func, select
 
@@ -10,9 +12,13 @@ from ..models import Node, Portal, Unit
 from ..registry import content_types, info_for
 from ..visibility import public_now
 from ..security import prefetch_local_roles
+from ..workflow import ROLES, STATES
 from . import template
 
 PAGE_SIZE = 20
+# The roles that view an item in every state (the Owner only their own).
+EVERY_STATE_VIEWERS = frozenset.intersection(*(
+    frozenset(ROLES if Everyone in s.permissions["view"] else s.permissions["view"]) for s in STATES.values())) - {"Owner"}
 
 
 def visible(request: Any, nodes: list[Node]) -> list[Node]:
@@ -66,6 +72,30 @@ def public_children(request: Any, container: Node) -> dict[str, Any]:
     return {"items": list(items), "page": page, "pages": pages}
 
 
+def sees_every_child(request: Any, container: Node) -> bool:
+    """Whether the user may view every child of `container` in every state: a role that views
+    everything (`EVERY_STATE_VIEWERS`: the unit's editors, reviewers, managers) held here or
+    globally, and no child that stops inheriting roles (its viewers are its own)."""
+    policy = request.registry.getUtility(ISecurityPolicy)
+    roles = {p.removeprefix("role:") for p in policy.base_principals(request) if p.startswith("role:")}
+    roles |= policy.local_roles(request).roles_on(container)
+    if roles.isdisjoint(EVERY_STATE_VIEWERS):
+        return False
+    return not request.dbsession.scalar(select(func.count(Node.id)).where(
+        Node.parent_id == container.id, Node.inherit_roles.is_(False)))
+
+
+def all_children(request: Any, container: Node) -> dict[str, Any]:
+    """A page of every child, newest first (drafts by their last change), cut in SQL."""
+    total = request.dbsession.scalar(select(func.count(Node.id)).where(Node.parent_id == container.id))
+    page, pages = page_number(request, total)
+    newest = func.coalesce(Node.published, Node.modified)
+    items = request.dbsession.scalars(select(Node).where(Node.parent_id == container.id)
+                                      .order_by(newest.desc(), Node.id.desc())
+                                      .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    return {"items": list(items), "page": page, "pages": pages}
+
+
 @view_config(context=Portal, permission="view", renderer=template("portal.pt"))
 def portal_home(context: Portal, request: Any) -> dict[str, Any]:
     return {"latest": latest(request, context, 10)}
@@ -86,7 +116,9 @@ def item_view(context: Node, request: Any) -> dict[str, Any]:
     result: dict[str, Any] = {"children": None, "info": info_for(request.registry, context)}
     if context.folderish and request.authenticated_userid is None:
         result.update(public_children(request, context), children=True)
-    elif context.folderish:  # staff see what they may among everything, their drafts included
+    elif context.folderish and sees_every_child(request, context):
+        result.update(all_children(request, context), children=True)
+    elif context.folderish:  # someone with roles on some children only: asked child by child
         children = visible(request, context.values())
         children.sort(key=lambda n: (n.published or n.modified), reverse=True)
         result.update(paged(request, children), children=True)
