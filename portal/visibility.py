@@ -146,9 +146,21 @@ def _hidden_below(container_types: tuple[str, ...]) -> Any:
     return select(hidden.c.id)
 
 
-def public_now(now: dt.datetime | None = None) -> list[Any]:
+def public_children_now(container: Node, now: dt.datetime | None = None) -> list[Any]:
+    """SQL conditions: the public children of `container` now. When the container and everything
+    above it is public, nothing above a child hides it, so the recursive search of hidden subtrees
+    (`hidden_below_containers`) is left out: a column's page or box then reads its rows from the
+    (parent_id, published) index alone."""
+    lineage_public = all(n.parent_id is None or n.state in PUBLIC_STATES for n in container.lineage())
+    return [Node.parent_id == container.id, *public_now(now, below_hidden=not lineage_public)]
+
+
+def public_now(now: dt.datetime | None = None, below_hidden: bool = True) -> list[Any]:
     """SQL conditions: published and within the effective and expiry dates (naive UTC `now`), and
     not below a container that is not public (`hidden_below_containers`)."""
     now = now or utcnow()
-    return [Node.state.in_(PUBLIC_STATES), or_(Node.effective.is_(None), Node.effective <= now),
-            or_(Node.expires.is_(None), Node.expires > now), Node.id.not_in(hidden_below_containers())]
+    conditions = [Node.state.in_(PUBLIC_STATES), or_(Node.effective.is_(None), Node.effective <= now),
+                  or_(Node.expires.is_(None), Node.expires > now)]
+    if below_hidden:  # (False: the caller knows no container above the rows is hidden)
+        conditions.append(Node.id.not_in(hidden_below_containers()))
+    return conditions

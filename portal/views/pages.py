@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from ..models import Node, Portal, Unit
 from ..registry import content_types, info_for
-from ..visibility import public_now
+from ..visibility import public_children_now, public_now
 from ..security import prefetch_local_roles
 from ..workflow import ROLES, STATES
 from . import template
@@ -38,10 +38,10 @@ def latest(request: Any, container: Node, limit: int = 8, children_only: bool = 
     permission check of its own. Children come from ix_nodes_parent_published; a subtree from
     ix_nodes_state_published, walked newest first until `limit` rows lie below the container."""
     dated = [info.name for info in content_types(request.registry).values() if info.dated]
-    where = Node.parent_id == container.id if children_only else Node.path.like(f"{container.path}_%")
+    where = (public_children_now(container) if children_only
+             else [Node.path.like(f"{container.path}_%"), *public_now()])
     return list(request.dbsession.execute(
-        select(*LISTED).where(where, *public_now(), Node.type.in_(dated))
-        .order_by(Node.published.desc()).limit(limit)).all())
+        select(*LISTED).where(*where, Node.type.in_(dated)).order_by(Node.published.desc()).limit(limit)).all())
 
 
 def page_number(request: Any, total: int) -> tuple[int, int]:
@@ -63,7 +63,7 @@ def public_children(request: Any, container: Node) -> dict[str, Any]:
     """A visitor's page of a container's children, newest first, counted and cut in SQL: for
     someone without an account `public_now` is exactly what they may view, so no child is loaded
     that the page does not show (ix_nodes_parent_published serves the order)."""
-    conditions = [Node.parent_id == container.id, *public_now()]
+    conditions = public_children_now(container)
     total = request.dbsession.scalar(select(func.count(Node.id)).where(*conditions))
     page, pages = page_number(request, total)
     items = request.dbsession.scalars(select(Node).where(*conditions)
