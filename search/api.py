@@ -28,7 +28,7 @@ from portal.api.errors import json_response
 from portal.api.query import CatalogQuery, parse, run
 from portal.api.serialize import batch_params, batching, item, item_url, metadata_fields, summary
 from portal.models import Node
-from portal.pagecache import do_not_cache
+from portal.pagecache import INDEX_TAG, also_shows
 
 from .backend import FACET_FIELDS, SearchQuery
 from .views import as_utc, message
@@ -109,7 +109,7 @@ def search(context: Node, request: Any) -> Any:
     query = parse(request)
     text = request.params.get("SearchableText", "").strip()
     if text:
-        do_not_cache(request)  # full-text results follow the index, applied after the commit
+        also_shows(request, INDEX_TAG)  # full-text results follow the index, applied after the commit
     start, size = batch_params(request)
     names, full = metadata_fields(request), request.params.get("fullobjects", "") not in ("", "0", "false")
     url = f"{item_url(request, context)}/@search"

@@ -54,6 +54,7 @@ from sqlalchemy.orm import Session
 
 from portal.locks import LockBusy, ProcessLock, process_lock
 from portal.models import LocalRole, Node
+from portal.pagecache.tags import INDEX_TAG, bump
 from portal.registry import searchable_types
 
 from .backend import DOC_FIELDS, SearchBackend, prepare_document
@@ -155,6 +156,7 @@ def apply_outbox(registry: Registry, dbsession: Session, backend: SearchBackend,
     if rows:
         apply_nodes(registry, dbsession, backend, named_nodes(dbsession, rows))
         delete_rows(dbsession, [r.id for r in rows])
+        bump(dbsession, {INDEX_TAG})
         dbsession.flush()
     return len(rows)
 
@@ -181,6 +183,7 @@ def _drain_batch(registry: Registry, session_factory: Callable[[], Session], bac
         if rows:
             with session.begin():
                 delete_rows(session, [r.id for r in rows])
+                bump(session, {INDEX_TAG})
     return len(rows)
 
 
@@ -228,6 +231,7 @@ def reindex(registry: Registry, session_factory: Callable[[], Session], backend:
             count = backend.rebuild(all_documents(registry, session), progress=progress)
         with session.begin():
             delete_rows(session, done)
+            bump(session, {INDEX_TAG})
     return count
 
 
@@ -376,4 +380,6 @@ def repair(registry: Registry, session_factory: Callable[[], Session], backend: 
             apply_nodes(registry, session, backend, ids, release=True)
         if strays:
             backend.unindex(strays)
+        with session.begin():
+            bump(session, {INDEX_TAG})
     return len(ids) + len(strays)

@@ -14,7 +14,7 @@ from pyramid.view import view_config
 
 from portal.i18n import _
 from portal.models import Node, Portal, Unit
-from portal.pagecache import do_not_cache
+from portal.pagecache import INDEX_TAG, also_shows
 from portal.registry import content_types
 
 from .backend import CST, FACET_FIELDS, SearchQuery, SearchResults
@@ -64,7 +64,7 @@ def filters_from(request: Any, names: dict[str, str]) -> dict[str, list[str]]:
 @view_config(context=Portal, name="search", permission="view", renderer="themes:default/templates/search.pt")
 @view_config(context=Unit, name="search", permission="view", renderer="themes:default/templates/search.pt")
 def search_page(context: Node, request: Any) -> dict[str, Any]:
-    do_not_cache(request)  # results follow the index, which is applied after the commit
+    also_shows(request, INDEX_TAG)  # results follow the index, which is applied after the commit
     text = request.params.get("q", "")
     filters = filters_from(request, {f: f for f in FACET_FIELDS})
     sort = request.params.get("sort", "relevance")

@@ -16,10 +16,10 @@ from .. import events
 from ..settings import portal_settings
 from .middleware import PageCacheMiddleware
 from .store import FileStore, MemoryStore
-from .tags import bump, change_tags
-from .tween import do_not_cache, on_context_found
+from .tags import INDEX_TAG, bump, change_tags
+from .tween import also_shows, do_not_cache, on_context_found
 
-__all__ = ["do_not_cache", "touch", "wrap"]
+__all__ = ["INDEX_TAG", "also_shows", "do_not_cache", "touch", "wrap"]
 
 
 

@@ -24,6 +24,7 @@ from ..models.pagetags import PageTag
 
 NAV = "nav"
 SITE = "site"  # a random version per database (migration portal_0005), never bumped
+INDEX_TAG = "search"  # the search index: bumped by whatever writes it (search.indexer), after the write
 
 _BUMP = text("INSERT INTO page_tags (tag, version, changed) VALUES (:tag, 1, :now) "
              "ON CONFLICT (tag) DO UPDATE SET version = page_tags.version + 1, changed = excluded.changed")

@@ -44,6 +44,17 @@ def do_not_cache(request: Any) -> None:
     request.environ[OFF] = True
 
 
+def also_shows(request: Any, *tags: str) -> None:
+    """This page also shows what `tags` stand for (e.g. the search index): its versions are read
+    now, before the view reads it, and the page is kept while they stay."""
+    shown = request.environ.get(RENDERED)
+    if shown is None:
+        return
+    versions, last = read_versions(request.dbsession, tags)
+    request.environ[RENDERED] = (shown[0] + tags, shown[1] + versions,
+                                 max((t for t in (shown[2], last) if t is not None), default=None))
+
+
 def personal(request: Any) -> bool:
     return "Authorization" in request.headers or "portal_session" in request.cookies
 

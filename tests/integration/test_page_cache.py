@@ -142,10 +142,16 @@ def test_nothing_personal_is_kept_or_public(staff: webtest.TestApp, visitor: web
     assert "ETag" not in page.headers
 
 
-def test_search_results_are_not_kept(visitor: webtest.TestApp) -> None:
-    res = visitor.get("/@@search", params={"q": "政务"})
-    assert "X-Portal-Cache" not in res.headers
-    assert "X-Portal-Cache" not in visitor.get("/@@search", params={"q": "政务"}).headers
+def test_search_results_are_kept_until_the_index_changes(staff: webtest.TestApp, visitor: webtest.TestApp) -> None:
+    """A search page shows the index: it is kept while the index's tag (bumped by every drain,
+    after the index was written) stays, and shows a publication as soon as the drain applied it."""
+    query = {"q": "防汛抗旱指挥部"}
+    first = visitor.get("/@@search", query)
+    assert visitor.get("/@@search", query).headers["X-Portal-Cache"] == "hit"
+    assert "xianfangxunkanghanzhihuibuhuiyi" not in first.text
+    published_news(staff, "/huangmeizhen/xwdt/", "县防汛抗旱指挥部会议")  # drained after its commit
+    res = visitor.get("/@@search", query)
+    assert res.headers["X-Portal-Cache"] == "miss" and "xianfangxunkanghanzhihuibuhuiyi" in res.text  # its URL
 
 
 def test_two_processes_share_what_they_keep_and_what_they_invalidate(staff: webtest.TestApp,
