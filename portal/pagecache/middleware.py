@@ -73,6 +73,8 @@ class PageCacheMiddleware:
         entry = self.lookup(key)
         if entry is not None:
             return self.serve(environ, start_response, entry, "hit")
+        if environ["REQUEST_METHOD"] != "GET":
+            return self.app(environ, start_response)  # a HEAD's answer has no body to keep
         environ[CANDIDATE] = key
         captured: list[Any] = []
 
@@ -85,6 +87,13 @@ class PageCacheMiddleware:
         body_iter = self.app(environ, capture)
         pending: Entry | None = environ.get(PENDING)
         if pending is None or not captured:
+            return body_iter
+        if any(k.lower() == "set-cookie" for k, _v in captured[1]):
+            # a response callback (a session touched by the page) set a cookie after the tween
+            # decided: this answer is personal after all
+            validators = {"etag", "cache-control", "last-modified", STATUS.lower()}
+            start_response(captured[0], [*((k, v) for k, v in captured[1] if k.lower() not in validators),
+                                         ("Cache-Control", "private, no-cache")])
             return body_iter
         try:
             body = b"".join(body_iter)

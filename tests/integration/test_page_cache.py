@@ -199,3 +199,14 @@ def test_a_new_unit_is_in_the_navigation_of_every_page_at_once(live_portal: Live
     for page in pages:
         res = visitor.get(page)
         assert res.headers["X-Portal-Cache"] == "miss" and "新设的单位" in res.text, page
+
+
+def test_a_page_that_starts_a_session_is_never_kept(visitor: webtest.TestApp) -> None:
+    """The login form's CSRF token starts a session: its cookie is set by a response callback,
+    after the tween decided; the middleware sees the cookie and keeps nothing."""
+    first = webtest.TestApp(visitor.app, extra_environ=visitor.extra_environ).get("/@@login")
+    second = webtest.TestApp(visitor.app, extra_environ=visitor.extra_environ).get("/@@login")
+    for page in (first, second):
+        assert "Set-Cookie" in page.headers and "X-Portal-Cache" not in page.headers
+        assert page.headers["Cache-Control"] == "private, no-cache"
+    assert first.headers["Set-Cookie"] != second.headers["Set-Cookie"]

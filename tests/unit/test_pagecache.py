@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import time
 from pathlib import Path
+from typing import Any
 from types import SimpleNamespace
 
 import pytest
@@ -127,3 +128,60 @@ def test_the_store_setting_is_one_of_three() -> None:
     assert PortalSettings.parse({**base, "portal.page_cache": "OFF"}).page_cache == "off"
     with pytest.raises(SettingsError, match="portal.page_cache"):
         PortalSettings.parse({**base, "portal.page_cache": "sometimes"})
+
+
+class FakeApp:
+    """Pyramid as the middleware sees it: the tween marks the answer to keep (PENDING)."""
+
+    def __init__(self, headers: list[tuple[str, str]]) -> None:
+        self.headers, self.calls = headers, 0
+
+    def __call__(self, environ: dict, start_response: Any) -> list[bytes]:
+        from portal.pagecache.tween import CANDIDATE, PENDING
+        self.calls += 1
+        if environ.get(CANDIDATE):
+            environ[PENDING] = entry(key=environ[CANDIDATE], body=b"")
+        start_response("200 OK", [("Content-Type", "text/html"), ("ETag", '"abc"'), *self.headers])
+        return [b"<p>page</p>" if environ["REQUEST_METHOD"] == "GET" else b""]
+
+
+class Kept:
+    def __init__(self) -> None:
+        self.entries: dict[str, Entry] = {}
+
+    def get(self, key: str) -> Entry | None:
+        return self.entries.get(key)
+
+    def put(self, entry: Entry) -> None:
+        self.entries[entry.key] = entry
+
+
+def call(app: PageCacheMiddleware, method: str = "GET") -> tuple[str, dict[str, str], bytes]:
+    got: list[Any] = []
+    environ = {"REQUEST_METHOD": method, "HTTP_HOST": "example.com", "PATH_INFO": "/a/", "wsgi.url_scheme": "http"}
+    body = b"".join(app(environ, lambda status, headers, exc=None: got.extend([status, dict(headers)])))
+    return got[0], got[1], body
+
+
+def test_a_head_request_is_never_kept() -> None:
+    store = Kept()
+    app = PageCacheMiddleware(FakeApp([]), store, create_engine("sqlite://"))
+    call(app, "HEAD")
+    assert store.entries == {}
+
+
+def test_an_answer_that_sets_a_cookie_after_the_tween_is_not_kept_and_is_private() -> None:
+    store = Kept()
+    app = PageCacheMiddleware(FakeApp([("Set-Cookie", "portal_session=abc")]), store, create_engine("sqlite://"))
+    status, headers, body = call(app)
+    assert store.entries == {} and body == b"<p>page</p>"
+    assert headers["Cache-Control"] == "private, no-cache" and "ETag" not in headers
+
+
+def test_a_kept_answer_is_stored_whole_with_its_final_headers() -> None:
+    store = Kept()
+    app = PageCacheMiddleware(FakeApp([("X-Frame-Options", "SAMEORIGIN")]), store, create_engine("sqlite://"))
+    status, headers, body = call(app)
+    (kept,) = store.entries.values()
+    assert kept.body == b"<p>page</p>" and ("X-Frame-Options", "SAMEORIGIN") in kept.headers
+    assert headers["X-Portal-Cache"] == "miss" and body == b"<p>page</p>"
