@@ -8,9 +8,6 @@ so counts are exact; full-text finding is the search page's job.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
-from collections import OrderedDict
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
@@ -22,7 +19,7 @@ from portal import content
 from portal.events import ObjectAdded
 from portal.models import Node, Portal, Unit
 from portal.models.node import utcnow
-from portal.pagecache.tags import read_versions
+from portal.pagecache.memo import versioned
 from portal.schemas import LOCAL_TZ, to_local
 from portal.visibility import public_now
 
@@ -114,36 +111,6 @@ def superseding_documents(request: Any, numbers: list[str], now: dt.datetime) ->
         select(Disclosure).where(Node.id.in_(ids), *public_now(now)))}
 
 
-MEMO_KEY = "disclosure_catalogue.facets"
-MEMO_SIZE = 512
-
-
-def facet_memo(request: Any, context: Node, chosen: dict[str, str], compute: Any) -> dict[str, Any]:
-    """The facet counts of a catalogue, computed once per version of what lies below it (the page
-    cache's `tree:` tag, bumped by every change there) and per minute (what becomes public or
-    expires with time has no event): paging through a catalogue, or many visitors filtering it
-    the same way, counts once. A request inside a caller's transaction (a script, a test) always
-    counts: its changes bump no version until they commit."""
-    if "app.dbsession" in request.environ:
-        return compute()
-    tag = f"tree:{context.id}"
-    (version,), _last = read_versions(request.dbsession, (tag,))
-    key = (context.id, version, tuple(sorted(chosen.items())), int(time.time() // 60))
-    memo = request.registry.get(MEMO_KEY)
-    if memo is None:
-        memo = request.registry[MEMO_KEY] = (OrderedDict(), threading.Lock())
-    entries, lock = memo
-    with lock:
-        found = entries.get(key)
-    if found is None:
-        found = compute()
-        with lock:
-            entries[key] = found
-            while len(entries) > MEMO_SIZE:
-                entries.popitem(last=False)
-    return found
-
-
 def catalogue(request: Any, context: Node) -> dict[str, Any]:
     now = utcnow()
     conditions = [*public_now(now)]
@@ -183,7 +150,9 @@ def catalogue(request: Any, context: Node) -> dict[str, Any]:
                 "genres": dict(counts(Disclosure.genre, "genre")),
                 "years": years(request, filtered("year")), "units": unit_counts}
 
-    counted = facet_memo(request, context, chosen, facets)
+    # once per version of the catalogue's subtree (and minute), not per request and page
+    counted = versioned(request, (f"tree:{context.id}",), ("xxgk facets", context.id, tuple(sorted(chosen.items()))),
+                        facets)
     total = counted["total"]
     pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
     try:

@@ -9,6 +9,7 @@ from pyramid.view import view_config
 from sqlalchemy import func, select
 
 from ..models import Node, Portal, Unit
+from ..pagecache.memo import versioned
 from ..registry import content_types, info_for
 from ..visibility import public_children_now, public_now
 from ..security import prefetch_local_roles
@@ -64,7 +65,8 @@ def public_children(request: Any, container: Node) -> dict[str, Any]:
     someone without an account `public_now` is exactly what they may view, so no child is loaded
     that the page does not show (ix_nodes_parent_published serves the order)."""
     conditions = public_children_now(container)
-    total = request.dbsession.scalar(select(func.count(Node.id)).where(*conditions))
+    total = versioned(request, (f"tree:{container.id}",), ("public children", container.id),
+                      lambda: request.dbsession.scalar(select(func.count(Node.id)).where(*conditions)))
     page, pages = page_number(request, total)
     items = request.dbsession.scalars(select(Node).where(*conditions)
                                       .order_by(Node.published.desc(), Node.id.desc())
