@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from sqlalchemy import distinct, func, or_, select
 from sqlalchemy.orm import aliased
 
+from portal.batching import batch
 from portal.models import Node, Portal, Unit
 from portal.models.node import utcnow
 from portal.visibility import public_now
@@ -30,7 +31,7 @@ def public_formats(now: Any) -> Any:
     visibility is the listing's condition)."""
     r = aliased(Resource, flat=True)
     return (select(r.parent_id.label("dataset_id"), r.format.label("format"))
-            .where(r.state.in_(PUBLIC_STATES), r.format != "",
+            .where(r.type == Resource.__mapper__.polymorphic_identity, r.state.in_(PUBLIC_STATES), r.format != "",
                    or_(r.effective.is_(None), r.effective <= now), or_(r.expires.is_(None), r.expires > now))
             .subquery())
 
@@ -43,7 +44,8 @@ def catalogue(request: Any, context: Node) -> dict[str, Any]:
     now = utcnow()
     db = request.dbsession
     formats = public_formats(now)
-    conditions = [*public_now(now)]
+    # the type named, so the database reads the datasets through (type, state), not every published item
+    conditions = [Node.type == Dataset.__mapper__.polymorphic_identity, *public_now(now)]
     if isinstance(context, Unit):
         conditions.append(Node.path.like(f"{context.path}%"))
     chosen = {k: request.params.get(k, "").strip()[:100] for k in FILTERS if request.params.get(k, "").strip()}
@@ -69,13 +71,9 @@ def catalogue(request: Any, context: Node) -> dict[str, Any]:
         return {value: n for value, n in rows if value is not None}
 
     total = db.scalar(select(func.count(Dataset.id)).where(*filtered())) or 0
-    pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
-    try:
-        page = min(pages, max(1, int(request.params.get("page", 1))))
-    except ValueError:
-        page = 1
-    datasets = db.scalars(select(Dataset).where(*filtered()).order_by(Node.modified.desc(), Node.id.desc())
-                          .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    listed = batch(request, select(Dataset), filtered(), Node.modified, total, (f"tree:{context.id}",),
+                   ("datasets", context.id, tuple(sorted(chosen.items()))), PAGE_SIZE)
+    datasets, page, pages = listed.items, listed.page, listed.pages
     shown_formats: dict[int, list[str]] = {}
     for dataset_id, fmt in db.execute(select(formats.c.dataset_id, formats.c.format).distinct()
                                       .where(formats.c.dataset_id.in_([d.id for d in datasets]))

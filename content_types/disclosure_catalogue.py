@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from portal import content
 from portal.events import ObjectAdded
+from portal.batching import batch
 from portal.models import Node, Portal, Unit
 from portal.models.node import utcnow
 from portal.pagecache.memo import versioned
@@ -113,7 +114,8 @@ def superseding_documents(request: Any, numbers: list[str], now: dt.datetime) ->
 
 def catalogue(request: Any, context: Node) -> dict[str, Any]:
     now = utcnow()
-    conditions = [*public_now(now)]
+    # the type named, so the database walks the disclosures through (type, state, published)
+    conditions = [Node.type == Disclosure.__mapper__.polymorphic_identity, *public_now(now)]
     if isinstance(context, Unit):
         conditions.append(Node.path.like(f"{context.path}%"))
     chosen = {k: request.params.get(k, "").strip()[:100] for k in FILTERS if request.params.get(k, "").strip()}
@@ -151,17 +153,11 @@ def catalogue(request: Any, context: Node) -> dict[str, Any]:
                 "years": years(request, filtered("year")), "units": unit_counts}
 
     # once per version of the catalogue's subtree (and minute), not per request and page
-    counted = versioned(request, (f"tree:{context.id}",), ("xxgk facets", context.id, tuple(sorted(chosen.items()))),
-                        facets)
-    total = counted["total"]
-    pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
-    try:
-        page = min(pages, max(1, int(request.params.get("page", 1))))
-    except ValueError:
-        page = 1
-    docs = request.dbsession.scalars(select(Disclosure).where(*filtered())
-                                     .order_by(Node.published.desc(), Node.id.desc())
-                                     .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    tags = (f"tree:{context.id}",)
+    counted = versioned(request, tags, ("xxgk facets", context.id, tuple(sorted(chosen.items()))), facets)
+    listed = batch(request, select(Disclosure), filtered(), Node.published, counted["total"], tags,
+                   ("xxgk", context.id, tuple(sorted(chosen.items()))), PAGE_SIZE)
+    docs, total, page, pages = listed.items, listed.total, listed.page, listed.pages
     subject_counts, genre_counts = counted["subjects"], counted["genres"]
     year_counts, unit_counts = counted["years"], counted["units"]
     superseding = superseding_documents(request, [d.superseded_by for d in docs if d.superseded_by], now)

@@ -8,6 +8,7 @@ from pyramid.interfaces import ISecurityPolicy
 from pyramid.view import view_config
 from sqlalchemy import func, select
 
+from ..batching import PAGE_SIZE, batch, page_number
 from ..models import Node, Portal, Unit
 from ..pagecache.memo import versioned
 from ..registry import content_types, info_for
@@ -16,7 +17,6 @@ from ..security import prefetch_local_roles
 from ..workflow import ROLES, STATES
 from . import template
 
-PAGE_SIZE = 20
 # The roles that view an item in every state (the Owner only their own).
 EVERY_STATE_VIEWERS = frozenset.intersection(*(
     frozenset(ROLES if Everyone in s.permissions["view"] else s.permissions["view"]) for s in STATES.values())) - {"Owner"}
@@ -45,19 +45,10 @@ def latest(request: Any, container: Node, limit: int = 8, children_only: bool = 
         select(*LISTED).where(*where, Node.type.in_(dated)).order_by(Node.published.desc()).limit(limit)).all())
 
 
-def page_number(request: Any, total: int) -> tuple[int, int]:
-    """The page asked for (`?page=`, kept within the pages there are), and how many there are."""
-    try:
-        page = max(1, int(request.params.get("page", 1)))
-    except ValueError:
-        page = 1
-    pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
-    return min(page, pages), pages
-
-
 def paged(request: Any, nodes: list[Node]) -> dict[str, Any]:
     page, pages = page_number(request, len(nodes))
-    return {"items": nodes[(page - 1) * PAGE_SIZE: page * PAGE_SIZE], "page": page, "pages": pages}
+    return {"items": nodes[(page - 1) * PAGE_SIZE: page * PAGE_SIZE], "page": page, "pages": pages,
+            "total": len(nodes)}
 
 
 def public_children(request: Any, container: Node) -> dict[str, Any]:
@@ -65,13 +56,11 @@ def public_children(request: Any, container: Node) -> dict[str, Any]:
     someone without an account `public_now` is exactly what they may view, so no child is loaded
     that the page does not show (ix_nodes_parent_published serves the order)."""
     conditions = public_children_now(container)
-    total = versioned(request, (f"tree:{container.id}",), ("public children", container.id),
+    tags = (f"tree:{container.id}",)
+    total = versioned(request, tags, ("public children", container.id),
                       lambda: request.dbsession.scalar(select(func.count(Node.id)).where(*conditions)))
-    page, pages = page_number(request, total)
-    items = request.dbsession.scalars(select(Node).where(*conditions)
-                                      .order_by(Node.published.desc(), Node.id.desc())
-                                      .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
-    return {"items": list(items), "page": page, "pages": pages}
+    return batch(request, select(Node), conditions, Node.published, total, tags,
+                 ("public children", container.id)).as_dict()
 
 
 def sees_every_child(request: Any, container: Node) -> bool:
@@ -83,19 +72,21 @@ def sees_every_child(request: Any, container: Node) -> bool:
     roles |= policy.local_roles(request).roles_on(container)
     if roles.isdisjoint(EVERY_STATE_VIEWERS):
         return False
-    return not request.dbsession.scalar(select(func.count(Node.id)).where(
-        Node.parent_id == container.id, Node.inherit_roles.is_(False)))
+    # kept per version of the container's children (a change of sharing below bumps it too)
+    return not versioned(request, (f"tree:{container.id}",), ("children with own roles", container.id),
+                         lambda: request.dbsession.scalar(select(func.count(Node.id)).where(
+                             Node.parent_id == container.id, Node.inherit_roles.is_(False))))
 
 
 def all_children(request: Any, container: Node) -> dict[str, Any]:
-    """A page of every child, newest first (drafts by their last change), cut in SQL."""
-    total = request.dbsession.scalar(select(func.count(Node.id)).where(Node.parent_id == container.id))
-    page, pages = page_number(request, total)
-    newest = func.coalesce(Node.published, Node.modified)
-    items = request.dbsession.scalars(select(Node).where(Node.parent_id == container.id)
-                                      .order_by(newest.desc(), Node.id.desc())
-                                      .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
-    return {"items": list(items), "page": page, "pages": pages}
+    """A page of every child, newest first (drafts by their last change), cut in SQL; every
+    change of a child bumps the container's tree tag, so the count is kept per version."""
+    conditions = [Node.parent_id == container.id]
+    tags = (f"tree:{container.id}",)
+    total = versioned(request, tags, ("children", container.id),
+                      lambda: request.dbsession.scalar(select(func.count(Node.id)).where(*conditions)))
+    return batch(request, select(Node), conditions, func.coalesce(Node.published, Node.modified), total, tags,
+                 ("children", container.id)).as_dict()
 
 
 @view_config(context=Portal, permission="view", renderer=template("portal.pt"))
