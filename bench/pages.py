@@ -289,9 +289,12 @@ class Loader:
         return parse_wrk(out)
 
 
-def peak_rss_mb(pid: int) -> float:
+def memory_mb(pid: int, field: str) -> float:
+    """A field of /proc/PID/status in MB: VmHWM (peak resident set, which counts the pages of the
+    search index that the process maps: the kernel's page cache, shared by every process reading
+    the index) or RssAnon (the process's own memory now)."""
     status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+    return int(re.search(rf"{field}:\s+(\d+) kB", status).group(1)) / 1024
 
 
 # -- the pages -------------------------------------------------------------------------------------
@@ -370,6 +373,7 @@ class Size:
     reindex_s: float
     seeded: str
     peak_mb: float = 0.0
+    private_mb: float = 0.0  # the largest RssAnon seen after a page's load runs
     rows: list[Row] = field(default_factory=list)
     hello: list[Load] = field(default_factory=list)
     hello_one: list[float] = field(default_factory=list)
@@ -430,6 +434,7 @@ def measure(docs: int, args: argparse.Namespace, loader: Loader, seeding) -> Siz
                     row = Row(page, name, status, statistics.median(ones), statistics.median(hello_ones),
                               medians([r[1] for r in rounds]), medians([r[0] for r in rounds]), rounds)
                     size.rows.append(row)
+                    size.private_mb = max(size.private_mb, memory_mb(server.pid, "RssAnon"))
                     size.hello += [r[0] for r in rounds]
                     size.hello_one += hello_ones
                     log(f"{page.label:<22} {name:<9} {status} 1 req {row.one_ms:8.2f} ms  "
@@ -437,7 +442,7 @@ def measure(docs: int, args: argparse.Namespace, loader: Loader, seeding) -> Siz
                         f"{row.load.rate / row.hello.rate:.3f})  p50 {row.load.p50_ms:.1f} p99 "
                         f"{row.load.p99_ms:.1f} ms  bad {row.load.bad}  per round "
                         + " ".join(f"{p.rate:,.0f}/{h.rate:,.0f}" for h, p in rounds))
-            size.peak_mb = peak_rss_mb(server.pid)
+            size.peak_mb = memory_mb(server.pid, "VmHWM")
         print_size(size, args, loader)
         return size
     finally:
@@ -461,8 +466,9 @@ def print_size(size: Size, args: argparse.Namespace, loader: Loader) -> None:
     print(f"{size.seeded}; `portal reindex` {size.reindex_s:.1f} s. Load: {loader.name}; {args.rounds} rounds per "
           f"page and user, interleaved with hello; medians. Hello (bare Pyramid, same waitress, {THREADS} threads), "
           f"all {len(size.hello)} runs: 1 req {fmt_ms(statistics.median(size.hello_one))} ms, {h.rate:,.0f} req/s, "
-          f"p50 {fmt_ms(h.p50_ms)} ms, p99 {fmt_ms(h.p99_ms)} ms. Portal process peak memory (VmHWM): "
-          f"{size.peak_mb:,.0f} MB.\n")
+          f"p50 {fmt_ms(h.p50_ms)} ms, p99 {fmt_ms(h.p99_ms)} ms. Portal process peak memory (VmHWM, with the "
+          f"mapped index pages): {size.peak_mb:,.0f} MB; its own memory (RssAnon, largest after a page's runs): "
+          f"{size.private_mb:,.0f} MB.\n")
     print("| page | user | status | 1 req ms | x hello | req/s | hello req/s | ratio to hello | p50 ms | p99 ms "
           "| not 2xx/3xx, errors |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -500,11 +506,11 @@ def print_growth(sizes: list[Size]) -> None:
               f"| {r.load.rate / r.hello.rate:.3f} |")
     print(f"\nLargest growth of the one-request time: {worst:.2f}x (the aim: at most 2x).")
     print("\n| more items | published in all | seeding s | `portal reindex` s | portal peak memory (VmHWM) MB "
-          "| hello req/s |")
-    print("|---:|---:|---:|---:|---:|---:|")
+          "| own memory (RssAnon) MB | hello req/s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for s in sorted(sizes, key=lambda s: s.docs):
         print(f"| {s.docs:,} | {s.published:,} | {s.seed_s:.1f} | {s.reindex_s:.1f} | {s.peak_mb:,.0f} "
-              f"| {medians(s.hello).rate:,.0f} |")
+              f"| {s.private_mb:,.0f} | {medians(s.hello).rate:,.0f} |")
 
 
 def main(argv: list[str] | None = None) -> None:
