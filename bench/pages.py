@@ -4,7 +4,7 @@ For each `--docs N` the script makes a throwaway portal of its own (SQLite; `por
 and seeds it with N more published items as a county has them (`bench/seeding.py`: disclosures,
 news and pages over all 83 units, most of them in a few busy columns -- 黄梅镇's 新闻动态 holds
 ~11%), then `portal reindex`. It serves it as in production (production.ini's settings: templates
-not reloaded, 8 waitress threads, logging at WARN), and beside it a bare Pyramid "hello world" on
+not reloaded, its waitress threads (16), logging at WARN), and beside it a bare Pyramid "hello world" on
 the same waitress with the same threads, each in a process of its own. For every page the issue
 "Fast pages at any size" names -- an item of each type (disclosure, news, page: the demo's, in busy
 columns), home, the busiest unit's home, the busiest column's listing, /@@xxgk and its deepest page,
@@ -57,7 +57,16 @@ from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-THREADS = 8
+
+
+def production_threads() -> int:
+    """production.ini's waitress threads, which the portal and hello both get."""
+    ini = configparser.RawConfigParser()
+    ini.read(ROOT / "production.ini", encoding="utf-8")
+    return ini.getint("server:main", "threads")
+
+
+THREADS = production_threads()
 WRK_THREADS, WRK_CONNECTIONS, TIMEOUT_S = 2, 16, 30
 NAN = float("nan")
 EDITOR = ("hmz-editor", "editor-demo-2026")  # the demo's editor of 黄梅镇
