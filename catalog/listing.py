@@ -70,10 +70,9 @@ def catalogue(request: Any, context: Node) -> dict[str, Any]:
         rows = db.execute(select(column, func.count(Dataset.id)).where(*filtered(key)).group_by(column)).all()
         return {value: n for value, n in rows if value is not None}
 
-    total = db.scalar(select(func.count(Dataset.id)).where(*filtered())) or 0
-    listed = batch(request, select(Dataset), filtered(), Node.modified, total, (f"tree:{context.id}",),
+    listed = batch(request, select(Dataset), filtered(), Node.modified, (f"tree:{context.id}",),
                    ("datasets", context.id, tuple(sorted(chosen.items()))), PAGE_SIZE)
-    datasets, page, pages = listed.items, listed.page, listed.pages
+    datasets, total, page, pages = listed.items, listed.total, listed.page, listed.pages
     shown_formats: dict[int, list[str]] = {}
     for dataset_id, fmt in db.execute(select(formats.c.dataset_id, formats.c.format).distinct()
                                       .where(formats.c.dataset_id.in_([d.id for d in datasets]))

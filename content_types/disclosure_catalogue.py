@@ -153,10 +153,10 @@ def catalogue(request: Any, context: Node) -> dict[str, Any]:
                 "years": years(request, filtered("year")), "units": unit_counts}
 
     # once per version of the catalogue's subtree (and minute), not per request and page
-    tags = (f"tree:{context.id}",)
-    counted = versioned(request, tags, ("xxgk facets", context.id, tuple(sorted(chosen.items()))), facets)
-    listed = batch(request, select(Disclosure), filtered(), Node.published, counted["total"], tags,
-                   ("xxgk", context.id, tuple(sorted(chosen.items()))), PAGE_SIZE)
+    tags, filters = (f"tree:{context.id}",), tuple(sorted(chosen.items()))
+    counted = versioned(request, tags, ("xxgk facets", context.id, filters), facets)
+    listed = batch(request, select(Disclosure), filtered(), Node.published, tags, ("xxgk", context.id, filters),
+                   PAGE_SIZE, total=counted["total"])
     docs, total, page, pages = listed.items, listed.total, listed.page, listed.pages
     subject_counts, genre_counts = counted["subjects"], counted["genres"]
     year_counts, unit_counts = counted["years"], counted["units"]

@@ -43,12 +43,16 @@ def page_number(request: Any, total: int, size: int = PAGE_SIZE) -> tuple[int, i
     return min(page, pages), pages
 
 
-def batch(request: Any, query: Select, conditions: list[Any], newest: Any, total: int,
-          tags: tuple[str, ...], key: Hashable, size: int = PAGE_SIZE) -> Batch:
+def batch(request: Any, query: Select, conditions: list[Any], newest: Any, tags: tuple[str, ...],
+          key: Hashable, size: int = PAGE_SIZE, total: int | None = None) -> Batch:
     """The asked-for page of `query` where `conditions` hold, ordered by `newest` then id, both
     descending. `tags` are the page tags a change of the listed rows bumps (`tree:<container>`),
-    `key` names the listing and its filters among the memo's values; `total` the caller counted
-    (it shows it too). Items are entities for a query of one entity, else rows."""
+    `key` names the listing and its filters among the memo's values. The rows are counted once
+    per version of the tags, unless the caller counted them already (`total`). Items are entities
+    for a query of one entity, else rows."""
+    if total is None:
+        counting = query.with_only_columns(func.count(Node.id), maintain_column_froms=True).where(*conditions)
+        total = versioned(request, tags, ("total", key), lambda: request.dbsession.scalar(counting))
     page, pages = page_number(request, total, size)
     stmt = query.where(*conditions).order_by(newest.desc(), Node.id.desc()).limit(size)
     if page > NEAR:

@@ -55,12 +55,8 @@ def public_children(request: Any, container: Node) -> dict[str, Any]:
     """A visitor's page of a container's children, newest first, counted and cut in SQL: for
     someone without an account `public_now` is exactly what they may view, so no child is loaded
     that the page does not show (ix_nodes_parent_published serves the order)."""
-    conditions = public_children_now(container)
-    tags = (f"tree:{container.id}",)
-    total = versioned(request, tags, ("public children", container.id),
-                      lambda: request.dbsession.scalar(select(func.count(Node.id)).where(*conditions)))
-    return batch(request, select(Node), conditions, Node.published, total, tags,
-                 ("public children", container.id)).as_dict()
+    return batch(request, select(Node), public_children_now(container), Node.published,
+                 (f"tree:{container.id}",), ("public children", container.id)).as_dict()
 
 
 def sees_every_child(request: Any, container: Node) -> bool:
@@ -81,11 +77,8 @@ def sees_every_child(request: Any, container: Node) -> bool:
 def all_children(request: Any, container: Node) -> dict[str, Any]:
     """A page of every child, newest first (drafts by their last change), cut in SQL; every
     change of a child bumps the container's tree tag, so the count is kept per version."""
-    conditions = [Node.parent_id == container.id]
-    tags = (f"tree:{container.id}",)
-    total = versioned(request, tags, ("children", container.id),
-                      lambda: request.dbsession.scalar(select(func.count(Node.id)).where(*conditions)))
-    return batch(request, select(Node), conditions, func.coalesce(Node.published, Node.modified), total, tags,
+    return batch(request, select(Node), [Node.parent_id == container.id],
+                 func.coalesce(Node.published, Node.modified), (f"tree:{container.id}",),
                  ("children", container.id)).as_dict()
 
 
