@@ -20,6 +20,7 @@ from .models import Node, Portal, Unit
 from .models.node import utcnow
 from .registry import TypeInfo
 from .schemas import base_schema, choice, text_line
+from .uploads import upload_node
 from .slugs import slugify, unique_name
 
 
@@ -31,6 +32,7 @@ def unit_schema(request: Any, node: Node | None = None) -> colander.SchemaNode:
     s.add(text_line(_("Organisation code (used in 索引号)"), name="org_code", missing=colander.required,
                     max_length=50, validator=colander.Regex(r"^[0-9A-Za-z-]+$", _("Letters, digits and - only"))))
     s.add(text_line(_("Contact"), name="contact", max_length=500))
+    s.add(upload_node(request, "banner", _("Banner picture"), image=True, required=False, existing=node))
     return s
 
 
@@ -41,6 +43,8 @@ def portal_schema(request: Any, node: Node | None = None) -> colander.SchemaNode
     s.add(text_line(_("ICP record number (ICP备案)"), name="icp", max_length=100))
     s.add(text_line(_("Public security record number (公安备案)"), name="police_record", max_length=100))
     s.add(text_line(_("Contact"), name="contact", max_length=500))
+    s.add(text_line(_("Government website mark number (党政机关网站标识)"), name="conac_code", max_length=50,
+                    validator=colander.Regex(r"^[0-9A-Za-z]*$", _("Letters and digits only"))))
     return s
 
 
@@ -124,6 +128,6 @@ def set_up_site(request: Any) -> LoadReport:
 
 def includeme(config: Any) -> None:
     config.add_content_type(TypeInfo("Unit", _("Unit site"), Unit, unit_schema, addable_to=("Portal",),
-                                     add_permission="manage", searchable=False))
+                                     add_permission="manage", searchable=False, file_fields=("banner",)))
     config.add_content_type(TypeInfo("Portal", _("Portal"), Portal, portal_schema, addable_to=(),
                                      searchable=False))

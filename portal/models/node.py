@@ -175,9 +175,10 @@ class Portal(Node):
     icp: Mapped[str] = mapped_column(String(100), default="")  # ICP备案
     police_record: Mapped[str] = mapped_column(String(100), default="")  # 公安备案
     contact: Mapped[str] = mapped_column(String(500), default="")
+    conac_code: Mapped[str] = mapped_column(String(50), default="")  # 党政机关网站标识 (its number at conac.cn)
     __mapper_args__ = {"polymorphic_identity": "Portal", "polymorphic_load": "selectin"}
     folderish = True
-    fields = ("title", "description", "site_code", "sponsor", "icp", "police_record", "contact")
+    fields = ("title", "description", "site_code", "sponsor", "icp", "police_record", "contact", "conac_code")
 
 
 class Unit(Node):
@@ -190,9 +191,10 @@ class Unit(Node):
     kind: Mapped[str] = mapped_column(String(20), default="其他")
     org_code: Mapped[str] = mapped_column(String(50), unique=True)
     contact: Mapped[str] = mapped_column(String(500), default="")
+    banner: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # its header picture
     __mapper_args__ = {"polymorphic_identity": "Unit", "polymorphic_load": "selectin"}
     folderish = True
-    fields = ("title", "description", "full_name", "short_name", "kind", "org_code", "contact")
+    fields = ("title", "description", "full_name", "short_name", "kind", "org_code", "contact", "banner")
 
     # in the order the navigation and the forms show them
     KINDS: ClassVar[tuple[str, ...]] = ("乡镇", "县直部门", "其他", "社区", "便民服务中心")
