@@ -29,8 +29,9 @@ THROTTLED = _("Too many failed attempts. Please wait 15 minutes and try again.")
 
 
 def safe_came_from(request: Any, url: str | None) -> str:
-    """Only ever send people back to this site."""
-    if url:
+    """Only ever send people back to this site. A backslash or a control character is refused:
+    browsers read `/\\evil.example` as `//evil.example`."""
+    if url and not any(ch == "\\" or ord(ch) < 32 for ch in url):
         parts = urlparse(url)
         local_path = not parts.scheme and not parts.netloc and url.startswith("/") and not url.startswith("//")
         same_site = parts.scheme == request.scheme and parts.netloc == request.host
