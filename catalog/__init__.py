@@ -10,5 +10,5 @@ from . import ckan_outbox, dataset, disclosure_export, resource  # noqa: F401  (
 
 def includeme(config: Any) -> None:
     config.include("catalog.settings")  # first: a bad catalog.* value stops the start-up
-    for module in ("dataset", "resource", "listing", "dcat", "ckan_outbox", "disclosure_export"):
+    for module in ("dataset", "resource", "listing", "dcat", "ckan_outbox", "disclosure_export", "home_block"):
         config.include(f"catalog.{module}")

@@ -38,6 +38,7 @@ GENRES = ("决议", "决定", "命令（令）", "公报", "公告", "通告", "
 MODES = ("主动公开", "依申请公开")
 IN_FORCE = "有效"
 VALIDITY = (IN_FORCE, "已修订", "已废止", "失效")
+REPEALED = ("已废止", "失效")
 
 
 class DisclosureSerial(Base):
@@ -72,6 +73,11 @@ class Disclosure(Node):
     @property
     def in_force(self) -> bool:
         return self.validity == IN_FORCE
+
+    @property
+    def repealed(self) -> bool:
+        """已废止 or 失效: its page carries a banner saying so (已修订 is amended, still in force in part)."""
+        return self.validity in REPEALED
 
 
 def next_index_number(dbsession: Any, org_code: str, year: int) -> str:

@@ -8,6 +8,7 @@ from pyramid.interfaces import ISecurityPolicy
 from pyramid.view import view_config
 from sqlalchemy import func, select
 
+from ..home import home_blocks
 from ..batching import PAGE_SIZE, batch, page_number
 from ..models import Node, Portal, Unit
 from ..pagecache.memo import versioned
@@ -26,6 +27,11 @@ def visible(request: Any, nodes: list[Node]) -> list[Node]:
     """The nodes the request may view (local roles for all of them in one query)."""
     prefetch_local_roles(request, nodes)
     return [n for n in nodes if request.has_permission("view", n)]
+
+
+# The names of a unit's 信息公开指南 and annual-report column (made with every unit by
+# content_types.disclosure_catalogue), which its home shows as its 信息公开 entry points.
+DISCLOSURE_GUIDE, ANNUAL_REPORTS = "xxgkzn", "ndbg"
 
 
 # What a listing line shows (themes' listing_macros.pt): read as columns, so that no item and none
@@ -84,16 +90,23 @@ def all_children(request: Any, container: Node) -> dict[str, Any]:
 
 @view_config(context=Portal, permission="view", renderer=template("portal.pt"))
 def portal_home(context: Portal, request: Any) -> dict[str, Any]:
-    return {"latest": latest(request, context, 10)}
+    """The blocks the packages contribute (portal.home); the newest items when there are none."""
+    blocks = home_blocks(request, context)
+    return {"blocks": blocks, "latest": [] if blocks else latest(request, context, 10)}
 
 
 @view_config(context=Unit, permission="view", renderer=template("unit.pt"))
 def unit_home(context: Unit, request: Any) -> dict[str, Any]:
     children = visible(request, context.values())
-    columns = [(c, latest(request, c, 5, children_only=True)) for c in children if c.folderish]
-    others = [c for c in children if not c.folderish]
+    columns = [(c, latest(request, c, 6, children_only=True)) for c in children if c.folderish]
+    # the disclosure guide and the annual reports (content_types.disclosure_catalogue) have their
+    # place among the unit's 信息公开 entry points
+    by_name = {c.name: c for c in children}
+    guide, reports = by_name.get(DISCLOSURE_GUIDE), by_name.get(ANNUAL_REPORTS)
+    others = [c for c in children if not c.folderish and c is not guide]
     # the unit's own latest items are shown only by a unit without columns
-    return {"columns": columns, "others": others, "latest": [] if columns else latest(request, context, 8)}
+    return {"columns": columns, "others": others, "latest": [] if columns else latest(request, context, 8),
+            "guide": guide, "reports": reports}
 
 
 @view_config(context=Node, permission="view", renderer=template("item.pt"))
