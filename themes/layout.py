@@ -5,24 +5,39 @@ import datetime as dt
 from functools import cached_property
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlencode
 
 from pyramid.csrf import get_csrf_token
 from pyramid.i18n import get_localizer
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 
 from portal.content import REVISION_KINDS, display_names, rejections
 from portal.i18n import _
 from portal.models import Node, Portal, Unit
+from portal.pagecache import also_shows
 from portal.pagecache.tags import NAV, read_versions
-from portal.registry import AddChoice, add_choices, type_info
+from portal.registry import AddChoice, add_choices, content_types, type_info
 from portal.schemas import to_local
 from portal.uploads import human_size
+from portal.visibility import public_children_now
 from portal.views.contents import can_manage_contents
-from portal.workflow import STATES, TRANSITIONS, allowed_transitions
+from portal.workflow import PUBLIC_STATES, STATES, TRANSITIONS, allowed_transitions
 
 
 
-NAV_MEMO = "themes.layout.top_units"
+NAV_MEMO = "themes.layout.navigation"
+# The county portal's sections that are pages directly under the root (made by the demo, edited
+# by the site's managers): 走进黄梅, 政务服务, 互动交流. 政务公开 is the 信息公开目录.
+MAIN_PAGES = (("zjhm", _("About Huangmei")), ("zwfw", _("Government services")), ("hdjl", _("Interaction")))
+# the national 我为政府网站找错 form (its script's link, without the script), the MIIT's ICP
+# records, the Ministry of Public Security's records, and the 党政机关网站标识's page
+REPORT_ERROR_URL = "https://zfwzgl.www.gov.cn/exposure/jiucuo.html"
+ICP_URL = "https://beian.miit.gov.cn/"
+POLICE_URL = "https://beian.mps.gov.cn/#/query/webSearch?code="
+CONAC_URL = "https://bszs.conac.cn/sitename?method=show&id="
+# (setting, value, label) of the display switches (portal.views.display)
+DISPLAY_SWITCHES = (("text", "large", _("Larger text")), ("text", "normal", _("Normal text")),
+                    ("contrast", "high", _("High contrast")), ("contrast", "normal", _("Normal colours")))
 
 
 class Layout:
@@ -54,28 +69,168 @@ class Layout:
         return self.context.unit() if self.context is not None else None
 
     @cached_property
-    def top_units(self) -> list[tuple[str, list[SimpleNamespace]]]:
-        """Units directly under the root, by kind, for the navigation: (kind, [unit's title and
-        url]). Every page shows them, so they are read once per version of the navigation (the
-        page cache's `nav` tag, bumped by any change of a unit) rather than per page; a request
-        inside a caller's transaction (a script, a test) reads them itself."""
+    def navigation(self) -> SimpleNamespace:
+        """What is directly under the root, for the navigation: `units` by kind, (kind, [unit's
+        title and url]), and the root's public `pages` by name. Every page shows them, so they
+        are read once per version of the navigation (the page cache's `nav` tag, bumped by any
+        change directly under the root) rather than per page; a request inside a caller's
+        transaction (a script, a test) reads them itself."""
         if "app.dbsession" in self.request.environ:
-            return self._read_top_units()
+            return self._read_navigation()
         (version,), _last = read_versions(self.request.dbsession, (NAV,))
         key = (version, self.application_url, self.root.id)
         memo = self.request.registry.get(NAV_MEMO)
         if memo is None or memo[0] != key:
-            memo = self.request.registry[NAV_MEMO] = (key, self._read_top_units())
+            memo = self.request.registry[NAV_MEMO] = (key, self._read_navigation())
         return memo[1]
 
-    def _read_top_units(self) -> list[tuple[str, list[SimpleNamespace]]]:
+    @property
+    def top_units(self) -> list[tuple[str, list[SimpleNamespace]]]:
+        return self.navigation.units
+
+    def _read_navigation(self) -> SimpleNamespace:
         units = self.request.dbsession.execute(
-            select(Node.title, Node.path, Unit.kind).select_from(Unit)
+            select(Node.title, Node.path, Unit.kind, Unit.short_name).select_from(Unit)
             .where(Node.parent_id == self.root.id, Node.state == "published").order_by(Node.position)).all()
         groups: dict[str, list[SimpleNamespace]] = {}
-        for title, path, kind in units:
-            groups.setdefault(kind, []).append(SimpleNamespace(title=title, url=self.application_url + path))
-        return [(kind, groups[kind]) for kind in Unit.KINDS if kind in groups]
+        for title, path, kind, short in units:
+            groups.setdefault(kind, []).append(SimpleNamespace(title=title, short=short or title,
+                                                               url=self.application_url + path))
+        pages = self.request.dbsession.execute(
+            select(Node.name, Node.title, Node.path).where(*public_children_now(self.root), Node.name.in_(
+                [name for name, _title in MAIN_PAGES]))).all()
+        return SimpleNamespace(units=[(kind, groups[kind]) for kind in Unit.KINDS if kind in groups],
+                               pages={name: SimpleNamespace(title=title, url=self.application_url + path)
+                                      for name, title, path in pages})
+
+    # -- the site's chrome: whose site this is, its navigation, footer and page meta ------------
+
+    @cached_property
+    def site(self) -> SimpleNamespace:
+        """Whose site the page belongs to: the unit's sub-site (its own name, banner and columns)
+        or the county portal."""
+        unit = self.unit
+        if unit is not None:
+            banner = self.url(unit, "@@images", "banner", "large") if unit.banner else None
+            return SimpleNamespace(title=unit.full_name or unit.title, url=self.url(unit), unit=unit, banner=banner)
+        return SimpleNamespace(title=self.root.title, url=self.url(self.root), unit=None, banner=None)
+
+    @cached_property
+    def page_title(self) -> str:
+        """"Item - unit - county portal", the way Chinese government sites name their pages."""
+        parts = [self.context.title] if self.context is not None and self.context.parent_id is not None \
+            and self.context is not self.site.unit else []
+        if self.site.unit is not None:
+            parts.append(self.site.unit.title)
+        return " - ".join([*parts, self.root.title])
+
+    @cached_property
+    def main_nav(self) -> list[SimpleNamespace]:
+        """The bar under the header: the unit's home, columns and catalogue on a sub-site; the
+        county portal's sections elsewhere (those of its pages that exist and are public)."""
+        here = self.request.path_url
+        if self.site.unit is not None:
+            unit = self.site.unit
+            columns = self.request.dbsession.execute(
+                select(Node.title, Node.path).where(*public_children_now(unit), Node.type.in_(self.column_types))
+                .order_by(Node.position)).all()
+            entries = [(self.t(_("Unit home")), self.url(unit))]
+            entries += [(title, self.application_url + path) for title, path in columns]
+            entries.append((self.t(_("Disclosure catalogue")), self.url(unit, "@@xxgk")))
+        else:
+            pages = self.navigation.pages
+            entries = [(self.t(_("Home")), self.url(self.root))]
+            for name, title in MAIN_PAGES:
+                if name in pages:
+                    entries.append((self.t(title), pages[name].url))
+                if name == "zjhm":  # 政务公开: the 信息公开目录, after 走进黄梅
+                    entries.append((self.t(_("Government affairs")), self.url(self.root, "@@xxgk")))
+        best = max((url for _t, url in entries if here == url or here.startswith(url.rstrip("/") + "/")),
+                   key=len, default=None)
+        return [SimpleNamespace(title=title, url=url, current=url == best) for title, url in entries]
+
+    @cached_property
+    def column_types(self) -> list[str]:
+        """The folderish types that are not sites: a unit's columns."""
+        return [info.name for info in content_types(self.request.registry).values()
+                if info.folderish and info.factory not in (Portal, Unit)]
+
+    @cached_property
+    def footer(self) -> SimpleNamespace:
+        """The conventions of a government site's footer: its 网站地图, the national 我为政府网站找错
+        form for this page, the ICP and 公安 records linked to where they can be checked, and the
+        党政机关网站标识 when the site has one."""
+        root = self.root
+        police_code = "".join(ch for ch in root.police_record if ch.isdigit())
+        return SimpleNamespace(
+            sitemap=self.url(root, "@@sitemap"),
+            report_error=f"{REPORT_ERROR_URL}?{urlencode({'site_code': root.site_code, 'url': self.request.url})}",
+            icp=ICP_URL, police=f"{POLICE_URL}{police_code}" if police_code else POLICE_URL.split("#")[0],
+            conac=f"{CONAC_URL}{root.conac_code}" if root.conac_code else None)
+
+    @cached_property
+    def meta_tags(self) -> list[tuple[str, str]]:
+        """The page's meta tags in the national template's words (国办发〔2017〕47号, 政府网站网页设计
+        规范): the site's on every page, the column's on column pages and items, the article's on items."""
+        root, ctx = self.root, self.context
+        tags = [("SiteName", root.title), ("SiteDomain", self.request.host), ("SiteIDCode", root.site_code)]
+        if ctx is None or ctx.parent_id is None:
+            return tags
+        column = ctx if ctx.folderish else ctx.parent
+        tags += [("ColumnName", column.title), ("ColumnDescription", column.description or column.title),
+                 ("ColumnKeywords", getattr(column, "keywords", "") or column.title),
+                 ("ColumnType", getattr(column, "column_kind", "") or self.type_title(column))]
+        if ctx.folderish:
+            return tags
+        unit = self.unit
+        source = getattr(ctx, "source", "") or getattr(ctx, "publisher", "") or (unit.full_name if unit else root.sponsor)
+        description = ctx.description or getattr(ctx, "summary", "") or ctx.title
+        tags += [("ArticleTitle", ctx.title), ("PubDate", self.fmt(ctx.published or ctx.modified)),
+                 ("ContentSource", source), ("Keywords", getattr(ctx, "keywords", "") or ctx.title),
+                 ("Author", source), ("Description", description[:200])]
+        picture = self.picture(ctx)
+        if picture:
+            tags.append(("Image", picture))
+        tags.append(("Url", self.url(ctx)))
+        return tags
+
+    @cached_property
+    def neighbours(self) -> SimpleNamespace | None:
+        """上一篇 and 下一篇 of a published item: the next newer and the next older public item of
+        its column. The page then also shows its column's listing (`tree:<column>`), so that a
+        publish beside it renews the links."""
+        ctx = self.context
+        if ctx is None or ctx.folderish or ctx.parent is None or ctx.published is None \
+                or ctx.state not in PUBLIC_STATES or not ctx.is_public_now():
+            return None
+        also_shows(self.request, f"tree:{ctx.parent_id}")
+        base = select(Node.title, Node.path).where(*public_children_now(ctx.parent)).limit(1)
+        here = tuple_(Node.published, Node.id)
+        newer = self.request.dbsession.execute(base.where(here > (ctx.published, ctx.id))
+                                               .order_by(Node.published, Node.id)).first()
+        older = self.request.dbsession.execute(base.where(here < (ctx.published, ctx.id))
+                                               .order_by(Node.published.desc(), Node.id.desc())).first()
+        link = (lambda row: SimpleNamespace(title=row.title, url=self.application_url + row.path) if row else None)
+        return SimpleNamespace(newer=link(newer), older=link(older))
+
+    def picture(self, node: Node) -> str | None:
+        """The URL of the first picture among the item's upload fields."""
+        info = type_info(self.request.registry, node.type)
+        for name in (info.file_fields if info else ()):
+            ref = getattr(node, name, None)
+            if isinstance(ref, dict) and str(ref.get("content_type", "")).startswith("image/"):
+                return self.url(node, "@@images", name, "preview")
+        return None
+
+    @cached_property
+    def display_links(self) -> list[SimpleNamespace]:
+        """The larger-text and high-contrast switches (portal.views.display): plain links, so they
+        work without JavaScript; which of each pair shows is decided by the visitor's own
+        stylesheet, so the page itself stays the same for everyone (and cacheable)."""
+        back = self.request.path_qs
+        return [SimpleNamespace(title=self.t(title), css=f"display-{setting}-{value}",
+                                url=self.url(self.root, "@@display", query={setting: value, "came_from": back}))
+                for setting, value, title in DISPLAY_SWITCHES]
 
     def breadcrumbs(self) -> list[Node]:
         if self.context is None:

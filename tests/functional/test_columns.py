@@ -43,11 +43,11 @@ def elsewhere_links(html: str) -> list[tuple[str, str]]:
 def test_the_unit_home_lists_its_standard_columns(testapp, town):
     res = testapp.get(town.path)
     doc = lxml.html.fromstring(res.text)
-    headings = [h.text_content().strip() for h in doc.xpath('//section[@class="column"]/h2')]
+    headings = [h.text_content().strip() for h in doc.xpath('//section[@class="block column"]/h2')]
     assert headings[:4] == ["新闻动态", "通知公告", "政策文件", "政府信息公开"]
     assert testapp.get(f"{town.path}xwdt/").status_int == 200  # public: the unit is
-    empty = doc.xpath('//section[@class="column"][h2/a/text()="政策文件"]/p[@class="meta"]')
-    assert [p.text_content() for p in empty] == ["该栏目暂无内容。"]
+    empty = doc.xpath('//section[@class="block column"][h2/a/text()="政策文件"]/p[@class="empty"]')
+    assert [p.text_content() for p in empty] == ["暂无信息"]  # not an empty heading
 
 
 def test_the_unit_root_add_menu_leads_news_and_documents_to_the_columns(testapp, town, users):
@@ -266,6 +266,6 @@ def test_the_unit_home_lists_its_sub_units_apart_from_its_columns(testapp, dbses
     doc = lxml.html.fromstring(testapp.get(town.path).text)
     subunits = [u.title for u in dbsession.scalars(select(Unit).where(Unit.parent_id == town.id).order_by(Node.position))]
     assert subunits
-    assert not set(subunits) & {h.text_content().strip() for h in doc.xpath('//section[@class="column"]/h2')}
+    assert not set(subunits) & {h.text_content().strip() for h in doc.xpath('//section[@class="block column"]/h2')}
     assert doc.xpath('//section[@class="subunits"]/h2/text()') == ["下属单位"]
     assert [a.text_content() for a in doc.xpath('//section[@class="subunits"]//a')] == subunits

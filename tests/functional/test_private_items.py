@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 from typing import Any
 
 import pytest
@@ -53,13 +54,15 @@ NONCE = re.compile(r"nonce(-|=\"?)[A-Za-z0-9_+/=-]+")
 
 
 def same_answer(a: webtest.TestResponse, b: webtest.TestResponse, a_path: str, b_path: str) -> None:
-    """Two answers are the same but for the requested address, which pages echo (the login link),
-    and the per-response script nonce."""
+    """Two answers are the same but for the requested address, which pages echo (the login link,
+    the display switches, the 我为政府网站找错 link: plain or URL-encoded), and the per-response
+    script nonce."""
     def normal(res: webtest.TestResponse, path: str) -> tuple[list[tuple[str, str]], str]:
         strip = ("Set-Cookie", "Content-Length", "Date")
         headers = sorted((k, NONCE.sub("nonce", v.replace(path, "@PATH@"))) for k, v in res.headerlist
                          if k not in strip)
-        return headers, NONCE.sub("nonce", res.text.replace(path, "@PATH@"))
+        text = res.text.replace(path, "@PATH@").replace(quote(path, safe=""), "@PATH@")
+        return headers, NONCE.sub("nonce", text)
 
     assert a.status_int == b.status_int
     assert normal(a, a_path) == normal(b, b_path)
