@@ -8,7 +8,8 @@ What the fixtures give (reuse them for new browser flows):
   with `tests.conftest.PASSWORD`. `portal_server.url(path)`; `portal_server.requests` logs every
   request the app saw (method, path, status), so a test can assert a marker URL was never asked
   for; `portal_server.transaction()` is a session committed at the end of the block, and
-  `portal_server.blobs` its blob store, for content a test writes directly.
+  `portal_server.blobs` its blob store, for content a test writes directly. `demo_server` (session)
+  is another such server with the demo content of `make run` (the visitor's tests).
 * `browser` (session): Chromium, Debian's package (`/usr/bin/chromium`), through Playwright for
   Python. Never `playwright install`: that downloads a browser build, which cannot work here.
   When Chromium is missing and we are root it is installed with apt, as tests/pgserver.py does
@@ -233,8 +234,10 @@ class RequestLog:
         return self.app(environ, start)
 
 
-@pytest.fixture(scope="session")
-def portal_server(tmp_path_factory: Any) -> Iterator[PortalServer]:
+@contextlib.contextmanager
+def serve_portal(base: Path, demo: bool = False) -> Iterator[PortalServer]:
+    """The portal on a free loopback port with a database of its own under `base`: migrated, the
+    units loaded, the test accounts added, and with `demo` the demo content of `make run`."""
     from waitress import wasyncore
     from waitress.server import create_server
 
@@ -247,7 +250,6 @@ def portal_server(tmp_path_factory: Any) -> Iterator[PortalServer]:
     from portal.units import set_up_site
     from tests.conftest import test_settings
 
-    base = tmp_path_factory.mktemp("browser-portal")
     settings = test_settings(f"sqlite:///{base / 'portal.db'}", base / "blobs", base / "index")
     engine = get_engine(settings)
     upgrade(engine)
@@ -259,6 +261,11 @@ def portal_server(tmp_path_factory: Any) -> Iterator[PortalServer]:
         add_user(session, "other_editor", PASSWORD, [], ["孔垄镇"], fullname="孔垄镇信息员")
         add_user(session, "reviewer", PASSWORD, ["reviewers"], [], fullname="县政府办审核员")
         add_user(session, "manager", PASSWORD, ["managers"], [])
+    if demo:
+        from content_types.demo import load_demo
+
+        with app_request(app.registry) as request:
+            load_demo(request)
 
     log: list[tuple[str, str, int]] = []
     server = create_server(RequestLog(app, log), host="127.0.0.1", port=0, threads=4, ident="portal-test")
@@ -273,6 +280,19 @@ def portal_server(tmp_path_factory: Any) -> Iterator[PortalServer]:
         wasyncore.close_all(server._map)
         thread.join(timeout=10)
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def portal_server(tmp_path_factory: Any) -> Iterator[PortalServer]:
+    with serve_portal(tmp_path_factory.mktemp("browser-portal")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: Any) -> Iterator[PortalServer]:
+    """A server of its own with `make run`'s demo content, for what a visitor sees."""
+    with serve_portal(tmp_path_factory.mktemp("demo-portal"), demo=True) as server:
+        yield server
 
 
 # -- pages and what went wrong in them ---------------------------------------------------------------
