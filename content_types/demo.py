@@ -110,8 +110,8 @@ class Demo:
 
     def add(self, parent: Node, type_name: str, body: dict[str, Any], *, author: str = "admin",
             name: str | None = None, published_at: dt.datetime | None = None) -> Node:
-        """Made by `author` as an API POST would be, submitted, and published by the manager (her
-        own) or the county reviewer (an editor's), on `published_at` if given."""
+        """Made by `author` as an API POST would be, submitted, and published by the manager (its
+        own items) or the county reviewer (an editor's), on `published_at` if given."""
         self.as_(author)
         node = content.create(self.request, parent, type_name,
                               deserialize(self.request, type_info(self.request.registry, type_name), body), name=name)

@@ -120,9 +120,11 @@ def park(draw: ImageDraw.ImageDraw) -> None:
     """The development zone: new factory halls, a crane, the access road."""
     _sky(draw)
     draw.rectangle([0, HORIZON, WIDTH, HEIGHT], fill=(170, 176, 168))
-    for x, w, h, roof in ((40, 220, 70, (70, 120, 176)), (290, 260, 96, (60, 100, 150)), (580, 190, 76, (80, 130, 180))):
-        draw.rectangle([x, HORIZON + 40 - h, x + w, HORIZON + 40], fill=(226, 230, 234))
-        draw.polygon([(x - 6, HORIZON + 40 - h), (x + w // 2, HORIZON + 22 - h), (x + w + 6, HORIZON + 40 - h)], fill=roof)
+    halls = ((40, 220, 70, (70, 120, 176)), (290, 260, 96, (60, 100, 150)), (580, 190, 76, (80, 130, 180)))
+    for x, w, h, roof in halls:
+        top = HORIZON + 40 - h
+        draw.rectangle([x, top, x + w, HORIZON + 40], fill=(226, 230, 234))
+        draw.polygon([(x - 6, top), (x + w // 2, top - 18), (x + w + 6, top)], fill=roof)
         for wx in range(x + 14, x + w - 20, 34):
             draw.rectangle([wx, HORIZON + 10 - h // 2, wx + 20, HORIZON + 22 - h // 2], fill=(150, 178, 204))
     draw.line([(700, HORIZON + 40), (700, 40)], fill=(230, 170, 40), width=6)

@@ -121,7 +121,8 @@ def test_a_script_may_publish_with_the_date_an_item_was_first_published(request_
     content.transition(request, page, "submit")
     before = utcnow()
     beijing = dt.timezone(dt.timedelta(hours=8))
-    content.transition(request, page, "publish", "从旧网站迁移", published_at=dt.datetime(2011, 10, 31, 9, 30, tzinfo=beijing))
+    content.transition(request, page, "publish", "从旧网站迁移",
+                       published_at=dt.datetime(2011, 10, 31, 9, 30, tzinfo=beijing))
     assert page.state == "published" and page.published == dt.datetime(2011, 10, 31, 1, 30)  # naive UTC
     (event,) = [e for e in content.history(request, page) if e.transition == "publish"]
     assert event.at >= before - dt.timedelta(seconds=1)  # the history says when it was done: now
