@@ -2,7 +2,10 @@
 
 The 索引号 is `<unit org code>/<year>-<5-digit serial>`, assigned when the document is created,
 from a per-unit, per-year counter that only ever goes up: a number is never reused, even after a
-delete.
+delete. The year is the year the information was made (信息生成年份, as the catalogue rules of the
+provinces define it): the 成文日期's when the document has one, else the year of its creation. A
+document of 2011 entered today is numbered in 2011 (`<code>/2011-00001`), beside the documents of
+that year; the number never changes afterwards, even if the date is corrected.
 """
 from __future__ import annotations
 
@@ -105,6 +108,11 @@ def next_index_number(dbsession: Any, org_code: str, year: int) -> str:
     return f"{org_code}/{year}-{last:05d}"
 
 
+def index_year(node: Disclosure) -> int:
+    """The year of the 索引号: the 成文日期's, else this year in China."""
+    return node.written_date.year if node.written_date else dt.datetime.now(LOCAL_TZ).year
+
+
 def assign_index_number(event: ObjectAdded) -> None:
     node = event.node
     if not isinstance(node, Disclosure) or node.index_number:
@@ -112,7 +120,7 @@ def assign_index_number(event: ObjectAdded) -> None:
     unit = node.unit()
     if unit is None:
         raise ContentError(_("A disclosure document must be created inside a unit's site"))
-    year = dt.datetime.now(LOCAL_TZ).year
+    year = index_year(node)
     node.index_number = next_index_number(event.request.dbsession, unit.org_code, year)
     if not node.publisher:
         node.publisher = unit.full_name or unit.title

@@ -578,13 +578,22 @@ def goes_offline(request: Any, node: Node, t: Transition, examples: int = 5) -> 
     return Unreachable(total, sorted(((name, n) for name, n in counts), key=lambda c: (-c[1], c[0])), list(found))
 
 
-def transition(request: Any, node: Node, name: str, comment: str = "", *, unrestricted: bool = False) -> None:
+def transition(request: Any, node: Node, name: str, comment: str = "", *, unrestricted: bool = False,
+               published_at: dt.datetime | None = None) -> None:
     """Run a workflow transition; raises ContentError when it is not possible, Forbidden when the
     acting user may not. Taking a container with public contents out of public view needs a
-    comment (`goes_offline`), whoever asks: the pages and the API alike."""
+    comment (`goes_offline`), whoever asks: the pages and the API alike.
+
+    `published_at` is for scripts that bring in items published before (an import from the old
+    site, the demo's documents of 2011): the first publication date to record instead of now, on
+    the transition that publishes the item for the first time, never in the future. The date
+    decides the item's place in listings, the year of the 信息公开目录 and the feeds, so a
+    document of 2011 imported today must not read as news of today. Pages and the API never pass
+    it: for them the publication date is the moment of publishing (see `set_state`)."""
     t = find_transition(node, name)
     if t is None:
         raise ContentError(NOT_AVAILABLE, field="transition")
+    published_at = _first_publication(node, t, published_at)
     require(request, t.permission, node, unrestricted)
     comment = (comment or "").strip()
     if t.comment_required and not comment:
@@ -606,17 +615,33 @@ def transition(request: Any, node: Node, name: str, comment: str = "", *, unrest
                 request.dbsession.flush()
                 add_revision(request, node, "approved" if name == "publish" else "edit", dump_fields(node))
             node.draft = node.draft_by = node.draft_at = None
-        set_state(request, node, t.target, name, comment)
+        set_state(request, node, t.target, name, comment, published_at=published_at)
 
 
-def set_state(request: Any, node: Node, target: str, transition_name: str, comment: str = "") -> None:
+def _first_publication(node: Node, t: Transition, published_at: dt.datetime | None) -> dt.datetime | None:
+    """`published_at` as naive UTC, if `t` publishes `node` for the first time and the date is not
+    in the future; a script asking anything else is a mistake of the script (ValueError)."""
+    if published_at is None:
+        return None
+    if t.target != "published" or node.published is not None:
+        raise ValueError(f"{node.path}: a publication date is given only when the item is first published")
+    if published_at.tzinfo is not None:
+        published_at = published_at.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    if published_at > utcnow() or not date_in_range(published_at):
+        raise ValueError(f"{node.path}: publication date {published_at.isoformat()} is in the future or out of range")
+    return published_at
+
+
+def set_state(request: Any, node: Node, target: str, transition_name: str, comment: str = "",
+              published_at: dt.datetime | None = None) -> None:
     """Move a node to `target` and record it, with no check at all: `transition` checks the rules,
-    set-up code calls this directly (e.g. to publish the standard pages of a new unit)."""
+    set-up code calls this directly (e.g. to publish the standard pages of a new unit).
+    `published_at` (naive UTC): the first publication date instead of now (see `transition`)."""
     source, now = node.state, utcnow()
     node.state = target
     node.version += 1
     if target == "published" and node.published is None:
-        node.published = now  # the publication date is set once, at the first publish
+        node.published = published_at or now  # the publication date is set once, at the first publish
     request.dbsession.add(WorkflowEvent(node_id=node.id, transition=transition_name, from_state=source,
                                         to_state=target, actor=actor(request), at=now, comment=comment))
     events.notify(request, events.WorkflowTransitioned(node, request, transition=transition_name,

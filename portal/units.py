@@ -64,13 +64,26 @@ def read_unit_list(path: Path | None = None) -> list[dict[str, str]]:
     return list(csv.DictReader(text.splitlines()))
 
 
+# What the footer of every page shows until a manager enters the real values in the portal's edit
+# form. DEMO VALUES, in the form the national rules give them: the 网站标识码 is the county's
+# division code (421127) and a serial, the ICP and 公安备案 numbers look like the ones the MIIT and
+# the public security bureau issue, but none of them was issued to this site. The 主办单位 is the
+# full name of the unit 县政府办, whose columns are the county's own.
+SITE_DEFAULTS = {
+    "title": "黄梅县人民政府",
+    "sponsor": "黄梅县人民政府办公室",
+    "site_code": "4211270001",
+    "icp": "鄂ICP备12004127号",
+    "police_record": "鄂公网安备42112702000127号",
+    "contact": "地址：黄梅县黄梅镇人民大道1号　邮编：435500　电话：0713-3321214　电子邮箱：hmxzfb@huangmei.example",
+}
+
+
 def ensure_root(dbsession: Any) -> Portal:
     root = dbsession.scalar(select(Portal).where(Node.path == "/"))
     if root is None:
-        root = Portal(name="", path="/", title="黄梅县人民政府", state="published", site_code="4211270001",
-                      sponsor="黄梅县人民政府办公室", icp="鄂ICP备00000000号", police_record="鄂公网安备00000000000000号",
-                      contact="黄梅县人民政府办公室 电话：0713-3321214", created=utcnow(), modified=utcnow(),
-                      published=utcnow())
+        root = Portal(name="", path="/", state="published", created=utcnow(), modified=utcnow(), published=utcnow(),
+                      **SITE_DEFAULTS)
         dbsession.add(root)
         dbsession.flush()
     return root

@@ -4,6 +4,7 @@ errors; anything unexpected is a logged, themed 500 page without a traceback (JS
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 from typing import Any
 
@@ -15,6 +16,7 @@ from content_types.disclosure_catalogue import GUIDE_NAME
 from portal import content
 from portal.content import Conflict, ContentError, Forbidden, Taken
 from portal.models import Node, Revision, Unit
+from portal.models.node import utcnow
 from portal.sanitize import sanitize_html
 from portal.units import ensure_root, load_units
 from tests.conftest import api_token, login, unit
@@ -109,6 +111,56 @@ def test_save_checks_the_version(request_as, town):
     with pytest.raises(Conflict):
         content.save(request_as("editor"), page, {"title": "旧版"}, expected_version=page.version - 1)
     assert page.title == "第一版"
+
+
+# -- a script's date of first publication ----------------------------------------------------------------
+
+def test_a_script_may_publish_with_the_date_an_item_was_first_published(request_as, dbsession, town):
+    request = request_as("manager")
+    page = content.create(request, town, "Page", {"title": "2011年的旧文"})
+    content.transition(request, page, "submit")
+    before = utcnow()
+    beijing = dt.timezone(dt.timedelta(hours=8))
+    content.transition(request, page, "publish", "从旧网站迁移",
+                       published_at=dt.datetime(2011, 10, 31, 9, 30, tzinfo=beijing))
+    assert page.state == "published" and page.published == dt.datetime(2011, 10, 31, 1, 30)  # naive UTC
+    (event,) = [e for e in content.history(request, page) if e.transition == "publish"]
+    assert event.at >= before - dt.timedelta(seconds=1)  # the history says when it was done: now
+    content.transition(request, page, "retract")
+    content.transition(request, page, "submit")
+    with pytest.raises(ValueError):  # published before: the first date stays
+        content.transition(request, page, "publish", published_at=dt.datetime(2012, 1, 1))
+    content.transition(request, page, "publish")
+    assert page.published == dt.datetime(2011, 10, 31, 1, 30)
+
+
+@pytest.mark.parametrize("transition, when", [
+    ("submit", dt.datetime(2011, 10, 31)),  # only publishing dates an item
+    ("publish", utcnow() + dt.timedelta(days=2)),  # not in the future
+])
+def test_a_publication_date_is_refused_where_it_means_nothing(request_as, town, transition, when):
+    request = request_as("manager")
+    page = content.create(request, town, "Page", {"title": "旧文"})
+    if transition == "publish":
+        content.transition(request, page, "submit")
+    with pytest.raises(ValueError):
+        content.transition(request, page, transition, published_at=when)
+    assert page.published is None and page.state == ("private" if transition == "submit" else "pending")
+
+
+def test_people_cannot_backdate_a_publication(testapp, request_as, town):
+    """Only scripts pass a date: the transition form ignores one, the API refuses the key."""
+    manager = request_as("manager")
+    page, other = (content.create(manager, town, "Page", {"title": title}) for title in ("新文", "另一篇"))
+    for node in (page, other):
+        content.transition(manager, node, "submit")
+    token = login(testapp, "reviewer")
+    testapp.post(f"{page.path}@@transition", {"csrf_token": token, "transition": "publish",
+                                               "published_at": "2011-10-31T09:30:00"}, status=302)
+    assert page.state == "published" and page.published > dt.datetime(2020, 1, 1)  # when it was done
+    res = testapp.post_json(f"{other.path}@workflow/publish", {"published_at": "2011-10-31T09:30:00"},
+                            headers=api_token(testapp, "reviewer"), status=400)
+    assert "published_at" in res.text and other.published is None
 
 
 # -- sanitising on write -----------------------------------------------------------------------------
@@ -332,8 +384,10 @@ def test_the_demo_is_made_through_the_actions(app, tm, dbsession):
         "  admin        password admin-demo-2026    网站管理员 (manager)",
         "  shenhe       password shenhe-demo-2026   县政府办审核员 (county reviewer)",
         "  hmz-editor   password editor-demo-2026   黄梅镇信息员 (editor of 黄梅镇)",
+        lines[4],  # what was added (tests/functional/test_demo.py)
         "demo datasets: 3 added",  # the catalogue's part (entry point group portal.demo)
     ]
+    assert lines[4].startswith("demo content: ")
     assert [a[0] for a in ACCOUNTS] == ["admin", "shenhe", "hmz-editor"]
     plan = dbsession.scalar(select(Disclosure).where(Disclosure.doc_number == "梅政办发〔2011〕108号"))
     assert plan.state == "published" and plan.body == sanitize_html(plan_html()) and plan.owner == "admin"
@@ -342,5 +396,5 @@ def test_the_demo_is_made_through_the_actions(app, tm, dbsession):
     draft = dbsession.scalar(select(Node).where(Node.title == "黄梅镇2026年冬季防火通知（草稿）"))
     assert (draft.state, draft.owner) == ("private", "hmz-editor")
     count = dbsession.scalar(select(func.count(Node.id)))
-    assert load_demo(request) == lines[:-1] + ["demo datasets: 0 added"]  # idempotent
+    assert load_demo(request) == lines[:4] + ["demo content: 0 items added", "demo datasets: 0 added"]  # idempotent
     assert dbsession.scalar(select(func.count(Node.id))) == count

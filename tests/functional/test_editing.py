@@ -311,6 +311,23 @@ def test_disclosure_index_number_is_never_reused_after_a_delete(testapp, dbsessi
     assert current_serial(dbsession, town.org_code, year) == 3
 
 
+def test_the_index_number_takes_the_year_the_document_was_written(testapp, dbsession, users):
+    """信息生成年份: the 成文日期's year, each year counting on its own; without one, this year."""
+    login(testapp, "editor")
+    town = unit(dbsession, TOWN)
+    year = dt.datetime.now(LOCAL_TZ).year
+    old = add_item(testapp, dbsession, town.path, "Disclosure", {
+        "title": "2011年的文件", "subject": "综合政务", "genre": "通知", "date": ["2011-10-28"]})
+    undated = new_disclosure(testapp, dbsession, town.path, "未写成文日期")
+    older = add_item(testapp, dbsession, town.path, "Disclosure", {
+        "title": "2011年的另一份文件", "subject": "综合政务", "genre": "通知", "date": ["2011-03-01"]})
+    assert [old.index_number, older.index_number] == [f"{town.org_code}/2011-00001", f"{town.org_code}/2011-00002"]
+    assert undated.index_number == f"{town.org_code}/{year}-00001"
+    assert current_serial(dbsession, town.org_code, 2011) == 2
+    edit(testapp, old.path, {"date": ["2012-01-05"]})
+    assert old.written_date == dt.date(2012, 1, 5) and old.index_number.endswith("/2011-00001")  # never renumbered
+
+
 def test_disclosure_in_a_folder_takes_the_unit_code(testapp, dbsession, users):
     login(testapp, "editor")
     town = unit(dbsession, TOWN)
