@@ -27,4 +27,4 @@ def open_data(request: Any, portal: Portal) -> Block:
 
 
 def includeme(config: Any) -> None:
-    config.add_home_block(HomeBlock("sjkf", 80, open_data))
+    config.add_home_block(HomeBlock("sjkf", 65, open_data))  # beside 政策解读, before the wide 信息公开 block

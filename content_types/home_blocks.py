@@ -96,7 +96,7 @@ def policy_readings(request: Any, portal: Portal) -> Block | None:
 # -- 部门动态 and 乡镇动态 ---------------------------------------------------------------------------
 
 # (view name, block order, title, unit kind)
-UNIT_NEWS = (("bmdt", 30, _("Department news"), "县直部门"), ("xzdt", 40, _("Township news"), "乡镇"))
+UNIT_NEWS = (("bmdt", 20, _("Department news"), "县直部门"), ("xzdt", 30, _("Township news"), "乡镇"))
 
 
 def unit_news_conditions(request: Any, portal: Portal, kind: str) -> list[Any]:
@@ -147,7 +147,7 @@ def disclosures(request: Any, portal: Portal) -> Block | None:
 
 def includeme(config: Any) -> None:
     config.add_home_block(HomeBlock("yw", 10, headlines))
-    config.add_home_block(HomeBlock("tzgg", 20, column_block("tzgg", _("Notices"), "通知公告")))
+    config.add_home_block(HomeBlock("tzgg", 40, column_block("tzgg", _("Notices"), "通知公告")))
     config.add_home_block(HomeBlock("zcwj", 50, column_block("zcwj", _("Policy documents"), "政策文件")))
     config.add_home_block(HomeBlock("zcjd", 60, policy_readings))
     config.add_home_block(HomeBlock("xxgk", 70, disclosures))

@@ -71,7 +71,7 @@ def test_the_home_page_has_the_blocks_of_a_county_portal_in_order(testapp, manag
 
     doc = page(testapp, "/")
     assert texts(doc, '//div[@class="home-grid"]/section/h2') == [
-        "要闻", "通知公告", "部门动态", "乡镇动态", "政策文件", "政府信息公开", "开放数据"]
+        "要闻", "部门动态", "乡镇动态", "通知公告", "政策文件", "开放数据", "政府信息公开"]
     lead = doc.xpath('//section[@id="block-yw"]//figure[@class="lead"]')[0]
     assert lead.xpath(".//img/@src")[0].endswith("@@images/lead_image/preview")
     assert lead.xpath(".//img/@alt") == ["县政府召开常务会议"]
