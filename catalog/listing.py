@@ -13,6 +13,8 @@ from sqlalchemy import distinct, func, or_, select
 from sqlalchemy.orm import aliased
 
 from portal.batching import batch
+from portal.facets import Chosen, Entry, Facet, bounded, unit_order
+from portal.i18n import _
 from portal.models import Node, Portal, Unit
 from portal.models.node import utcnow
 from portal.visibility import public_now
@@ -24,6 +26,7 @@ from .resource import Resource
 
 PAGE_SIZE = 20
 FILTERS = ("unit", "theme", "format", "open_class")
+FILTER_TITLES = {"unit": _("Unit"), "theme": _("Data domain"), "format": _("Format"), "open_class": _("Open class")}
 
 
 def public_formats(now: Any) -> Any:
@@ -98,12 +101,23 @@ def catalogue(request: Any, context: Node) -> dict[str, Any]:
         params = {k: val for k, val in {**chosen, **change}.items() if val not in (None, "")}
         return request.resource_url(context, "@@datasets") + ("?" + urlencode(params) if params else "")
 
+    translate = request.localizer.translate
+
+    def facet(key: str, values: list[tuple[str, int]], order: Any = None) -> Facet:
+        active = chosen.get(key, "").upper() if key == "format" else chosen.get(key)
+        entries = [Entry(value, link(**{key: value, "page": None}), n, value == active) for value, n in values]
+        return bounded(key, translate(FILTER_TITLES[key]), entries, order)
+
+    facets = [facet("unit", units, unit_order(request)),
+              facet("theme", [(t, theme_counts[t]) for t in v.THEMES if t in theme_counts]),
+              facet("format", [(f, n) for f, n in format_counts]),
+              facet("open_class", [(c, class_counts[c]) for c in v.OPEN_CLASSES if c in class_counts])]
     return {"datasets": datasets, "total": total, "page": page, "pages": pages, "chosen": chosen, "link": link,
             "formats": shown_formats, "unit_titles": unit_titles, "unit_of_path": unit_of_path,
-            "themes": [(t, theme_counts[t]) for t in v.THEMES if t in theme_counts],
-            "open_classes": [(c, class_counts[c]) for c in v.OPEN_CLASSES if c in class_counts],
-            "format_facet": [(f, n) for f, n in format_counts], "units": units,
-            "county_wide": not isinstance(context, Unit)}
+            "facets": [f for f in facets if f.entries],
+            "applied": [Chosen(translate(FILTER_TITLES[k]), val, link(**{k: None, "page": None}))
+                        for k, val in chosen.items()],
+            "clear": link(**{k: None for k in FILTERS}, page=None), "county_wide": not isinstance(context, Unit)}
 
 
 def catalogue_view(context: Node, request: Any) -> dict[str, Any]:

@@ -18,6 +18,8 @@ from sqlalchemy import func, select
 from portal import content
 from portal.events import ObjectAdded
 from portal.batching import batch
+from portal.facets import Chosen, Entry, Facet, bounded, in_sequence, unit_order
+from portal.i18n import _
 from portal.models import Node, Portal, Unit
 from portal.models.node import utcnow
 from portal.pagecache.memo import versioned
@@ -30,6 +32,7 @@ PAGE_SIZE = 20
 GUIDE_NAME = "xxgkzn"
 REPORTS_NAME = "ndbg"
 FILTERS = ("subject", "genre", "year", "unit")
+FILTER_TITLES = {"unit": _("Unit"), "subject": _("Subject class"), "genre": _("Genre"), "year": _("Year")}
 
 
 def guide_html(unit: Unit) -> str:
@@ -143,7 +146,7 @@ def catalogue(request: Any, context: Node) -> dict[str, Any]:
                                          .group_by(column)).all()
         return [(v, n) for v, n in rows if v is not None]
 
-    def facets() -> dict[str, Any]:
+    def count_facets() -> dict[str, Any]:
         unit_counts: list[tuple[str, int]] = []
         if not isinstance(context, Unit):
             unit_counts = units_of(request, filtered("unit"))
@@ -154,7 +157,7 @@ def catalogue(request: Any, context: Node) -> dict[str, Any]:
 
     # once per version of the catalogue's subtree (and minute), not per request and page
     tags, filters = (f"tree:{context.id}",), tuple(sorted(chosen.items()))
-    counted = versioned(request, tags, ("xxgk facets", context.id, filters), facets)
+    counted = versioned(request, tags, ("xxgk facets", context.id, filters), count_facets)
     listed = batch(request, select(Disclosure), filtered(), Node.published, tags, ("xxgk", context.id, filters),
                    PAGE_SIZE, total=counted["total"])
     docs, total, page, pages = listed.items, listed.total, listed.page, listed.pages
@@ -167,10 +170,21 @@ def catalogue(request: Any, context: Node) -> dict[str, Any]:
         params = {k: v for k, v in params.items() if v not in (None, "")}
         return request.resource_url(context, "@@xxgk") + ("?" + urlencode(params) if params else "")
 
+    translate = request.localizer.translate
+
+    def facet(key: str, values: list[tuple[Any, int]], order: Any = None) -> Facet:
+        entries = [Entry(str(v), link(**{key: str(v), "page": None}), n, chosen.get(key) == str(v)) for v, n in values]
+        return bounded(key, translate(FILTER_TITLES[key]), entries, order)
+
+    facets = [facet("unit", unit_counts, unit_order(request))] if unit_counts else []
+    facets += [facet("subject", [(s, subject_counts.get(s, 0)) for s in SUBJECTS], in_sequence(SUBJECTS)),
+               facet("genre", [(g, genre_counts[g]) for g in GENRES if g in genre_counts], in_sequence(GENRES)),
+               facet("year", year_counts)]
     return {"docs": docs, "total": total, "page": page, "pages": pages, "chosen": chosen, "link": link,
-            "subjects": [(s, subject_counts.get(s, 0)) for s in SUBJECTS],
-            "genres": [(g, genre_counts[g]) for g in GENRES if g in genre_counts],
-            "years": year_counts, "units": unit_counts, "superseding": superseding,
+            "facets": [f for f in facets if f.entries],
+            "applied": [Chosen(translate(FILTER_TITLES[k]), v, link(**{k: None, "page": None})) for k, v in chosen.items()],
+            "clear": link(**{k: None for k in FILTERS}, page=None),
+            "superseding": superseding,
             "guide": context.get(GUIDE_NAME) if isinstance(context, Unit) else None,
             "reports": context.get(REPORTS_NAME) if isinstance(context, Unit) else None}
 

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from pyramid.view import view_config
 
+from portal.facets import Chosen, Entry, bounded, newest_first, unit_order
 from portal.i18n import _
 from portal.models import Node, Portal, Unit
 from portal.pagecache import INDEX_TAG, also_shows
@@ -82,8 +83,23 @@ def search_page(context: Node, request: Any) -> dict[str, Any]:
         current = [v for v in current if v != value] if value in current else current + [value]
         return link(**{field: current, "page": None})
 
+    translate = request.localizer.translate
+    type_titles = {name: info.title for name, info in content_types(request.registry).items()}
+
+    def label(field: str, value: str) -> str:
+        return translate(type_titles[value]) if field == "type" and value in type_titles else value
+
+    facets = []
+    for field, counted in results.facets.items():
+        if not counted:
+            continue
+        entries = [Entry(label(field, v), toggle(field, v), n, v in filters.get(field, [])) for v, n in counted]
+        order = unit_order(request) if field == "unit" else newest_first if field == "year" else None
+        facets.append(bounded(field, translate(FACET_TITLES.get(field, field)), entries, order))
+    applied = [Chosen(translate(FACET_TITLES.get(field, field)), label(field, v), toggle(field, v))
+               for field, values in filters.items() for v in values]
     pages = max(1, (results.total + PAGE_SIZE - 1) // PAGE_SIZE)
     return {"q": text, "results": results, "message": message(request, results), "filters": filters,
-            "sort": sort, "page": page, "pages": pages,
-            "link": link, "toggle": toggle, "facet_titles": FACET_TITLES, "type_titles": {name: info.title for name, info in content_types(request.registry).items()},
+            "sort": sort, "page": page, "pages": pages, "link": link, "facets": facets, "applied": applied,
+            "clear": link(**{f: None for f in filters}, page=None), "type_titles": type_titles,
             "within": context if isinstance(context, Unit) else None}
