@@ -27,6 +27,7 @@ def includeme(config: Configurator) -> None:
     config.include("pyramid_chameleon")
     config.include(".models")
     config.include(".registry")
+    config.include(".feeds")
     config.include(".security")
     config.include(".headers")
     config.include(".compression")

@@ -11,6 +11,7 @@ from pyramid.i18n import get_localizer
 from sqlalchemy import select
 
 from portal.content import REVISION_KINDS, display_names, rejections
+from portal.feeds import feed_links
 from portal.i18n import _
 from portal.models import Node, Portal, Unit
 from portal.pagecache.tags import NAV, read_versions
@@ -76,6 +77,11 @@ class Layout:
         for title, path, kind in units:
             groups.setdefault(kind, []).append(SimpleNamespace(title=title, url=self.application_url + path))
         return [(kind, groups[kind]) for kind in Unit.KINDS if kind in groups]
+
+    @cached_property
+    def feed_links(self) -> list[tuple[str, str, str]]:
+        """The feeds the page announces in its head: (media type, title, URL) (portal.feeds)."""
+        return feed_links(self.request, self.context)
 
     def breadcrumbs(self) -> list[Node]:
         if self.context is None:
