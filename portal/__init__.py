@@ -38,5 +38,6 @@ def includeme(config: Configurator) -> None:
     config.include(".forms")
     config.include(".units")
     config.include("themes")
+    config.include(".views.site")  # its route; its views are scanned below
     config.scan(".views")
     config.scan(".api")
