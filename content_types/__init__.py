@@ -6,6 +6,5 @@ from . import disclosure, file, folder, image, news, page  # noqa: F401  (import
 
 def includeme(config: Any) -> None:
     # columns before disclosure_catalogue: a new unit's standard columns come first in its order
-    for module in ("folder", "page", "news", "disclosure", "file", "image", "columns", "disclosure_catalogue",
-                   "disclosure_feeds"):
+    for module in ("folder", "page", "news", "disclosure", "file", "image", "columns", "disclosure_catalogue"):
         config.include(f"content_types.{module}")

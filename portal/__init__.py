@@ -27,7 +27,6 @@ def includeme(config: Configurator) -> None:
     config.include("pyramid_chameleon")
     config.include(".models")
     config.include(".registry")
-    config.include(".feeds")
     config.include(".security")
     config.include(".headers")
     config.include(".compression")
@@ -38,6 +37,7 @@ def includeme(config: Configurator) -> None:
     config.include(".forms")
     config.include(".units")
     config.include("themes")
+    config.include(".feeds")
     config.include(".views.site")  # its route; its views are scanned below
     config.scan(".views")
     config.scan(".api")
