@@ -20,9 +20,10 @@ from lxml import etree
 from sqlalchemy import func, select
 
 from .models import Node, Unit
+from .models.node import utcnow
 from .registry import content_types
 from .schemas import to_local
-from .visibility import public_now
+from .visibility import public_in_itself, public_now
 
 LIMIT = 50_000  # addresses per sitemap file (tests lower it)
 PARTITION = 2_000  # rows fetched at a time
@@ -101,9 +102,10 @@ def structure(request: Any, root: Node) -> dict[str, Any]:
     queries, however many units: the units, then what lies directly in the root and in them.
     Articles and documents (dated types) are the columns' contents, not the structure."""
     base = request.application_url
-    units = request.dbsession.execute(
+    unit_type = Unit.__mapper__.polymorphic_identity
+    units = request.dbsession.execute(  # (the type named: read through (type, state, published))
         select(Node.id, Node.parent_id, Node.position, Node.title, Node.path, Unit.kind)
-        .select_from(Unit).where(*public_now())).all()
+        .select_from(Unit).where(Node.type == unit_type, *public_now())).all()
     by_id = {u.id: u for u in units}
 
     def order(unit: Any) -> tuple[int, ...]:
@@ -114,16 +116,16 @@ def structure(request: Any, root: Node) -> dict[str, Any]:
     site = Place(root.title, base + root.path)
     places[root.id] = site
     dated = [info.name for info in content_types(request.registry).values() if info.dated]
-    if by_id:
-        unit_type = Unit.__mapper__.polymorphic_identity
-        children = request.dbsession.execute(
-            select(Node.parent_id, Node.title, Node.path)
-            .where(Node.parent_id.in_([root.id, *by_id]), Node.type.not_in([*dated, unit_type]), *public_now())
-            .order_by(Node.parent_id, Node.position)).all()
-    else:
-        children = []
-    for parent_id, title, path in children:
-        places[parent_id].children.append(Place(title, base + path))
+    # read by their parents (public, as is everything above them), public ones kept here: see
+    # portal.visibility.public_in_itself
+    now = utcnow()
+    children = request.dbsession.execute(
+        select(Node.parent_id, Node.title, Node.path, Node.state, Node.effective, Node.expires)
+        .where(Node.parent_id.in_([root.id, *by_id]), Node.type.not_in([*dated, unit_type]))
+        .order_by(Node.parent_id, Node.position)).all()
+    for parent_id, title, path, state, effective, expires in children:
+        if public_in_itself(state, effective, expires, now):
+            places[parent_id].children.append(Place(title, base + path))
     groups: dict[str, list[Any]] = {}
     for unit in sorted(units, key=order):
         groups.setdefault(unit.kind, []).append(places[unit.id])
