@@ -29,7 +29,7 @@ def documents(request: Any, context: Node) -> list[Disclosure]:
 
 
 def title_of(request: Any, context: Node) -> str:
-    return " - ".join([request.localizer.translate(CATALOGUE), *(n.title for n in context.lineage())])
+    return f"{request.localizer.translate(CATALOGUE)} - {feeds.lineage_title(context)}"
 
 
 @view_config(context=Portal, name=VIEW_NAMES[feeds.RSS], permission="view")

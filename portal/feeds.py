@@ -217,7 +217,7 @@ def items_of(request: Any, context: Node) -> list[Node]:
     return newest(request, public_children_now(context))
 
 
-def site_title(context: Node) -> str:
+def lineage_title(context: Node) -> str:
     """"新闻动态 - 黄梅镇 - 黄梅县人民政府": the context and what lies above it."""
     return " - ".join(n.title for n in context.lineage())
 
@@ -233,7 +233,7 @@ def feed_of(request: Any, context: Node, title: str, description: Any, page_url:
 
 def context_feed(request: Any, context: Node, kind: str) -> Response:
     """The feed of a column, a unit or the portal (portal.views.feeds)."""
-    title = site_title(context)
+    title = lineage_title(context)
     description = context.description or _("The newest items of ${title}", mapping={"title": context.title})
     feed = feed_of(request, context, title, description, request.application_url + context.path,
                    f"{request.application_url}{context.path}@@{VIEW_NAMES[kind]}", items_of(request, context))
@@ -254,7 +254,7 @@ def core_links(request: Any, context: Node) -> list[FeedLink]:
     node: Node | None = context
     while node is not None and not node.folderish:
         node = node.parent
-    return links(request, node, site_title(node), VIEW_NAMES) if node is not None else []
+    return links(request, node, lineage_title(node), VIEW_NAMES) if node is not None else []
 
 
 def feed_links(request: Any, context: Node | None) -> list[FeedLink]:
