@@ -79,10 +79,10 @@ def index(dbsession: Any, base: str) -> bytes:
     """A `<sitemapindex>` of every part, each with the last change among its items (one pass)."""
     number = func.row_number().over(order_by=Node.id).label("number")
     numbered = select(Node.modified, Node.published, number).where(*public_now()).subquery()
-    part = ((numbered.c.number - 1) // LIMIT).label("part")
+    part = ((numbered.c.number - 1) // LIMIT).label("part")  # (PostgreSQL: floor(), a numeric)
     rows = dbsession.execute(select(part, func.max(numbered.c.modified), func.max(numbered.c.published))
                              .group_by(part).order_by(part))
-    return _write((_entry("sitemap", f"{base}/sitemap-{n + 1}.xml", lastmod(modified, published))
+    return _write((_entry("sitemap", f"{base}/sitemap-{int(n) + 1}.xml", lastmod(modified, published))
                    for n, modified, published in rows), "sitemapindex")
 
 
