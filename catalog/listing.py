@@ -128,3 +128,4 @@ def includeme(config: Any) -> None:
     for context in (Portal, Unit):
         config.add_view(catalogue_view, context=context, name="datasets", permission="view",
                         renderer="themes:default/templates/datasets.pt")
+    config.add_filtered_listing("datasets")  # robots.txt: its pages, not every combination of filters

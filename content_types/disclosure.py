@@ -167,7 +167,8 @@ def includeme(config: Any) -> None:
         "Disclosure", _("Disclosure document"), Disclosure, schema, addable_to=CONTAINERS, dated=True,
         belongs_in=("信息公开", "政策文件"),
         template="themes:default/templates/disclosure.pt", view=disclosure_view, html_fields=("body",),
-        text_fields=("summary", "body"), file_fields=("attachments",), index=index_fields))
+        text_fields=("summary", "body"), file_fields=("attachments",), index=index_fields,
+        source_field="publisher"))
     config.add_subscriber(assign_index_number, ObjectAdded)
 
 

@@ -197,4 +197,6 @@ def catalogue_view(context: Node, request: Any) -> dict[str, Any]:
 
 def includeme(config: Any) -> None:
     config.add_subscriber(create_standard_pages, ObjectAdded)
+    config.add_filtered_listing("xxgk")  # robots.txt: its pages, not every combination of filters
+    config.include("content_types.disclosure_feeds")  # its RSS and Atom feeds
     config.scan(__name__)

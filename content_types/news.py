@@ -39,4 +39,5 @@ def includeme(config: Any) -> None:
     config.add_content_type(TypeInfo("News", _("News"), News, schema, addable_to=CONTAINERS, dated=True,
                                      belongs_in=("动态", "通知公告"),
                                      template="themes:default/templates/news.pt", html_fields=("body",),
-                                     text_fields=("body",), file_fields=("lead_image",), aliases=("News Item",)))
+                                     text_fields=("body",), file_fields=("lead_image",), source_field="source",
+                                     aliases=("News Item",)))

@@ -38,5 +38,7 @@ def includeme(config: Configurator) -> None:
     config.include(".forms")
     config.include(".units")
     config.include("themes")
+    config.include(".feeds")
+    config.include(".views.site")  # its route; its views are scanned below
     config.scan(".views")
     config.scan(".api")

@@ -65,6 +65,8 @@ class TypeInfo:
     # Read-only keys this type adds to its item's JSON, beyond its fields and columns:
     # (request, item) -> {key: JSON value}, e.g. where a dataset stands in an outside catalogue.
     api_extra: Callable[[Any, Node], Mapping[str, Any]] | None = None
+    # The field naming where an item comes from (来源, 发布机构): the author of its feed entries.
+    source_field: str = ""
     # Other names the API accepts for this type (never answers): plone.restapi's names of the
     # same kind of item, e.g. "Document" for Page, so that its clients work unchanged.
     aliases: tuple[str, ...] = ()

@@ -12,6 +12,7 @@ from pyramid.i18n import get_localizer
 from sqlalchemy import select, tuple_
 
 from portal.content import REVISION_KINDS, display_names, rejections
+from portal.feeds import feed_links
 from portal.i18n import _
 from portal.models import Node, Portal, Unit
 from portal.pagecache import also_shows
@@ -231,6 +232,11 @@ class Layout:
         return [SimpleNamespace(title=self.t(title), css=f"display-{setting}-{value}",
                                 url=self.url(self.root, "@@display", query={setting: value, "came_from": back}))
                 for setting, value, title in DISPLAY_SWITCHES]
+
+    @cached_property
+    def feed_links(self) -> list[tuple[str, str, str]]:
+        """The feeds the page announces in its head: (media type, title, URL) (portal.feeds)."""
+        return feed_links(self.request, self.context)
 
     def breadcrumbs(self) -> list[Node]:
         if self.context is None:

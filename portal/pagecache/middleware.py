@@ -11,6 +11,7 @@ out for clients that accept gzip (kept pages are kept whole; the compression twe
 from __future__ import annotations
 
 import email.utils
+import logging
 import secrets
 import threading
 import time
@@ -23,6 +24,7 @@ from .store import Entry, Store
 from .tags import VersionReader, read_versions
 from .tween import CANDIDATE, PENDING, STATUS, not_modified, validator_headers
 
+log = logging.getLogger(__name__)
 MAX_KEY = 2048
 # Headers the middleware writes itself on every answer from the cache.
 OWN = frozenset({"etag", "cache-control", "vary", "last-modified", "content-length", "content-encoding",
@@ -70,7 +72,11 @@ class PageCacheMiddleware:
         key = cache_key(environ)
         if key is None:
             return self.app(environ, start_response)
-        entry = self.lookup(key)
+        try:
+            entry = self.lookup(key)
+        except Exception:  # noqa: BLE001 - e.g. the database is down: the app answers (its 500 page)
+            log.warning("page cache: could not read the versions of %s", key.split("\n", 1)[0], exc_info=True)
+            return self.app(environ, start_response)
         if entry is not None:
             return self.serve(environ, start_response, entry, "hit")
         if environ["REQUEST_METHOD"] != "GET":

@@ -2,11 +2,11 @@
 
 The middleware (.middleware) marks a request the cache may answer (`CANDIDATE`: a GET or HEAD
 without credentials, in a transaction of its own) and serves kept pages; this tween, inside
-Pyramid, decides what is kept. A response is kept when it is a 200 HTML or JSON answer to a
-candidate, sets no cookie, and did not ask not to be (`do_not_cache`: search results follow the
-index, not the database). Its tags' versions are read when the context is found
-(`on_context_found`), before the view reads anything, so a change committed while the page renders
-makes the entry stale, never the page wrong.
+Pyramid, decides what is kept. A response is kept when it is a 200 answer of a `CACHED_TYPES`
+type (a page, JSON, a feed, a sitemap, robots.txt) to a candidate, sets no cookie, and did not ask
+not to be (`do_not_cache`: search results follow the index, not the database). Its tags'
+versions are read when the context is found (`on_context_found`), before the view reads anything,
+so a change committed while the page renders makes the entry stale, never the page wrong.
 
 Validators: the ETag is a digest of the URL, the Accept header and the versions (the same in every
 process), Last-Modified the latest change among the tags; `If-None-Match` and `If-Modified-Since`
@@ -35,7 +35,9 @@ RENDERED = "portal.pagecache.rendered"  # environ: (tags, versions, last change)
 PENDING = "portal.pagecache.pending"  # environ: the Entry to keep once the whole response is known
 OFF = "portal.pagecache.off"  # environ: the view asked not to be kept
 STATUS = "X-Portal-Cache"  # hit or miss (for operators and benchmarks)
-CACHED_TYPES = frozenset({"text/html", "application/json"})
+# pages, the API's JSON, feeds (portal.feeds), sitemaps and robots.txt (portal.views.site)
+CACHED_TYPES = frozenset({"text/html", "application/json", "application/rss+xml", "application/atom+xml",
+                          "application/xml", "text/plain"})
 VARY = "Accept, Accept-Encoding, Authorization, Cookie"
 
 

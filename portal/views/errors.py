@@ -1,7 +1,7 @@
 """Error pages: not found (with redirects from old URLs), forbidden (log in first), a refused
 request, a refusal of portal.content that a view did not show itself, and the page for anything
-unexpected (logged, no traceback). JSON errors for API requests are in portal.api.errors, whose
-views (`api_request=True`) sort before these.
+unexpected (logged, no traceback, drawn without the database). JSON errors for API requests are
+in portal.api.errors, whose views (`api_request=True`) sort before these.
 
 An item the request may not view looks missing: a refusal about it is answered by the very views
 that answer a missing item (`as_missing`: 404, the same page or JSON, the same redirects), for
@@ -19,7 +19,7 @@ import transaction
 from pyramid.httpexceptions import HTTPBadRequest, HTTPException, HTTPFound, HTTPMovedPermanently, HTTPNotFound
 from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config, view_config
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..content import Conflict, ContentError, Forbidden, Taken
@@ -116,20 +116,34 @@ def content_error(exc: ContentError, request: Any) -> dict[str, Any]:
     return {"message": exc.message}
 
 
-@exception_view_config(Exception, renderer=template("error.pt"))
+def loaded_site_title(request: Any) -> str | None:
+    """The portal's title, if traversal read it: nothing is asked of the database, which may be
+    what failed."""
+    root = getattr(request, "root", None)
+    return inspect(root).dict.get("title") if isinstance(root, Node) else None
+
+
+@exception_view_config(Exception, renderer=template("server_error.pt"))
 def server_error(exc: Exception, request: Any) -> Any:
-    """Anything unexpected: logged with its traceback, shown as a page of the site that says
-    nothing about it (a traceback tells an attacker about the code and the data)."""
+    """Anything unexpected: logged with its traceback, shown as a page that says nothing about it
+    (a traceback tells an attacker about the code and the data). The page reads nothing from the
+    database (server_error.pt stands without master.pt): the failure may be the database's."""
     if isinstance(exc, HTTPException):  # Pyramid's own responses are answers, not failures
         return exc
     log.exception("page request failed: %s %s", request.method, request.path_info, exc_info=exc)
+    site_title = loaded_site_title(request)
     doom(request)
-    session = request.dbsession
-    if isinstance(exc, SQLAlchemyError) or not session.is_active:
-        # the failed transaction refuses every query, and the page around the message reads the
-        # database; it is rolled back anyway (pyramid_tm aborts a request that raised)
-        session.rollback()
+    try:
+        session = request.dbsession
+        if isinstance(exc, SQLAlchemyError) or not session.is_active:
+            # the failed transaction refuses every query; it is rolled back anyway (pyramid_tm
+            # aborts a request that raised)
+            session.rollback()
+    except Exception:  # noqa: BLE001 - a broken connection may refuse the rollback too
+        log.debug("rollback after a failure failed", exc_info=True)
     request.response.status = 500
-    return {"heading": _("Something went wrong"),
-            "message": _("Something went wrong on our side and your request was not completed. "
-                         "Please try again later; if it keeps happening, tell the site's administrator.")}
+    translate = request.localizer.translate
+    return {"site_title": site_title, "home": translate(_("Go to the home page")),
+            "heading": translate(_("Something went wrong")),
+            "message": translate(_("Something went wrong on our side and your request was not completed. "
+                                   "Please try again later; if it keeps happening, tell the site's administrator."))}

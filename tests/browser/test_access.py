@@ -24,9 +24,11 @@ FORBIDDEN_HEADING = "无权访问"
 
 def assert_no_management_form(page: Any) -> None:
     """Nothing on the page acts on the item: no checkbox, no content form, no button but the
-    header's search and log-out buttons."""
+    header's search and log-out buttons and the error page's search box."""
     main = page.locator("main")
-    assert main.locator("input[type=checkbox], form, button, textarea, select").count() == 0, main.inner_html()
+    acting = ("input[type=checkbox], form:not([role=search]), button:not(form[role=search] button), textarea, "
+              "select")
+    assert main.locator(acting).count() == 0, main.inner_html()
     assert page.locator(".toolbar form").count() == 0
 
 

@@ -20,7 +20,7 @@ from portal.cli import act_as
 from portal.models import LocalRole, Node, User
 from portal.models.node import utcnow
 from portal.sharing import set_roles
-from portal.visibility import public_now, role_chain, viewers
+from portal.visibility import public_in_itself, public_now, role_chain, viewers
 from tests.conftest import unit
 
 STAFF = ["role:Contributor", "role:Editor", "role:Manager", "role:Reader", "role:Reviewer"]
@@ -148,6 +148,8 @@ def test_public_now_is_published_within_the_dates(request_, dbsession, town):
     public = set(dbsession.scalars(select(Node.id).where(Node.id.in_(ids), *public_now(now))))
     assert public == {made["plain"].id, made["window"].id}
     assert all(made[k].is_public_now(now) == (made[k].id in public) for k in ("plain", "future", "expired", "window"))
+    # the same question asked of a row in Python (the site map's columns)
+    assert {n.id for n in made.values() if public_in_itself(n.state, n.effective, n.expires, now)} == public
 
 
 def test_public_now_needs_every_container_above_to_be_public(request_, dbsession, town):
