@@ -12,7 +12,7 @@ from pyramid.i18n import get_localizer
 from sqlalchemy import select, tuple_
 
 from portal.content import REVISION_KINDS, display_names, rejections
-from portal.feeds import feed_links
+from portal.feeds import feed_links, source_of
 from portal.i18n import _
 from portal.models import Node, Portal, Unit
 from portal.pagecache import also_shows
@@ -184,7 +184,7 @@ class Layout:
         if ctx.folderish:
             return tags
         unit = self.unit
-        source = getattr(ctx, "source", "") or getattr(ctx, "publisher", "") or (unit.full_name if unit else root.sponsor)
+        source = source_of(self.request, ctx) or (unit.full_name if unit else root.sponsor)
         description = ctx.description or getattr(ctx, "summary", "") or ctx.title
         tags += [("ArticleTitle", ctx.title), ("PubDate", self.fmt(ctx.published or ctx.modified)),
                  ("ContentSource", source), ("Keywords", getattr(ctx, "keywords", "") or ctx.title),
