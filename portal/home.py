@@ -13,6 +13,7 @@ from typing import Any, Callable
 from sqlalchemy import select
 
 from .models import Node, Portal, Unit
+from .pagecache.memo import versioned
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,18 @@ def add_home_block(config: Any, block: HomeBlock) -> None:
 
 
 def home_blocks(request: Any, portal: Portal) -> list[Block]:
-    registered = request.registry.get("home_blocks", _Blocks()).blocks.values()
-    built = (b.build(request, portal) for b in sorted(registered, key=lambda b: (b.order, b.name)))
-    return [b for b in built if b is not None]
+    """The blocks, read once per version of the site's content (and minute): they show only what
+    is public, the same for every visitor and editor, and the page cache keeps the page only for
+    visitors."""
+    registered = sorted(request.registry.get("home_blocks", _Blocks()).blocks.values(),
+                        key=lambda b: (b.order, b.name))
+
+    def build() -> list[Block]:
+        built = (b.build(request, portal) for b in registered)
+        return [b for b in built if b is not None]
+
+    return versioned(request, (f"tree:{portal.id}",), ("home blocks", request.application_url,
+                                                       request.localizer.locale_name), build)
 
 
 def host_unit(request: Any, portal: Portal) -> Unit | None:

@@ -16,6 +16,7 @@ from portal.feeds import feed_links, source_of
 from portal.i18n import _
 from portal.models import Node, Portal, Unit
 from portal.pagecache import also_shows
+from portal.pagecache.memo import versioned
 from portal.pagecache.tags import NAV, read_versions
 from portal.registry import AddChoice, add_choices, content_types, type_info
 from portal.schemas import to_local
@@ -132,9 +133,11 @@ class Layout:
         here = self.request.path_url
         if self.site.unit is not None:
             unit = self.site.unit
-            columns = self.request.dbsession.execute(
-                select(Node.title, Node.path).where(*public_children_now(unit), Node.type.in_(self.column_types))
-                .order_by(Node.position)).all()
+            # kept per version of the unit's header (`node:<unit>`: a change of one of its columns)
+            columns = versioned(self.request, (f"node:{unit.id}",), ("unit columns", unit.id), lambda: [
+                tuple(row) for row in self.request.dbsession.execute(
+                    select(Node.title, Node.path).where(*public_children_now(unit), Node.type.in_(self.column_types))
+                    .order_by(Node.position))])
             entries = [(self.t(_("Unit home")), self.url(unit))]
             entries += [(title, self.application_url + path) for title, path in columns]
             entries.append((self.t(_("Disclosure catalogue")), self.url(unit, "@@xxgk")))
@@ -204,14 +207,20 @@ class Layout:
         if ctx is None or ctx.folderish or ctx.parent is None or ctx.published is None \
                 or ctx.state not in PUBLIC_STATES or not ctx.is_public_now():
             return None
-        also_shows(self.request, f"tree:{ctx.parent_id}")
-        base = select(Node.title, Node.path).where(*public_children_now(ctx.parent)).limit(1)
-        here = tuple_(Node.published, Node.id)
-        newer = self.request.dbsession.execute(base.where(here > (ctx.published, ctx.id))
-                                               .order_by(Node.published, Node.id)).first()
-        older = self.request.dbsession.execute(base.where(here < (ctx.published, ctx.id))
-                                               .order_by(Node.published.desc(), Node.id.desc())).first()
-        link = (lambda row: SimpleNamespace(title=row.title, url=self.application_url + row.path) if row else None)
+        column = f"tree:{ctx.parent_id}"
+        also_shows(self.request, column)
+
+        def read() -> tuple[Any, Any]:
+            base = select(Node.title, Node.path).where(*public_children_now(ctx.parent)).limit(1)
+            here = tuple_(Node.published, Node.id)
+            newer = self.request.dbsession.execute(base.where(here > (ctx.published, ctx.id))
+                                                   .order_by(Node.published, Node.id)).first()
+            older = self.request.dbsession.execute(base.where(here < (ctx.published, ctx.id))
+                                                   .order_by(Node.published.desc(), Node.id.desc())).first()
+            return (tuple(newer) if newer else None), (tuple(older) if older else None)
+
+        newer, older = versioned(self.request, (column,), ("neighbours", ctx.id), read)
+        link = (lambda row: SimpleNamespace(title=row[0], url=self.application_url + row[1]) if row else None)
         return SimpleNamespace(newer=link(newer), older=link(older))
 
     def picture(self, node: Node) -> str | None:

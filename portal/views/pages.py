@@ -98,7 +98,11 @@ def portal_home(context: Portal, request: Any) -> dict[str, Any]:
 @view_config(context=Unit, permission="view", renderer=template("unit.pt"))
 def unit_home(context: Unit, request: Any) -> dict[str, Any]:
     children = visible(request, context.values())
-    columns = [(c, latest(request, c, 6, children_only=True)) for c in children if c.folderish]
+    folders = [c for c in children if c.folderish]
+    # every column's newest public items, the same for everyone: read once per version of the unit
+    newest = versioned(request, (f"tree:{context.id}",), ("column boxes", context.id, tuple(c.id for c in folders)),
+                       lambda: [latest(request, c, 6, children_only=True) for c in folders])
+    columns = list(zip(folders, newest))
     # the disclosure guide and the annual reports (content_types.disclosure_catalogue) have their
     # place among the unit's 信息公开 entry points
     by_name = {c.name: c for c in children}
