@@ -49,13 +49,17 @@ def visitor(request: Any, browser: Any, demo_server: PortalServer, axe_installed
     checks.close()
 
 
+SMALL_SCREEN = {"width": 1024, "height": 768}
+
+
 def visit(page: Any, checks: VisitChecks, step: str) -> None:
-    """The checks of every step, and nothing scrolls sideways on a phone."""
+    """The checks of every step, and nothing scrolls sideways on a phone or at 1024x768."""
     checks(page, step)
-    page.set_viewport_size(PHONE)
-    overflow = page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
+    for size in (PHONE, SMALL_SCREEN):
+        page.set_viewport_size(size)
+        overflow = page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{step}: the page scrolls sideways by {overflow}px at {size['width']}px"
     page.set_viewport_size(DESKTOP)
-    assert overflow <= 0, f"{step}: the page scrolls sideways by {overflow}px at {PHONE['width']}px"
 
 
 def transferred(page: Any) -> int:
