@@ -16,6 +16,9 @@ from .models import Node, Portal, Unit
 from .pagecache.memo import versioned
 
 
+HOST_KEY = "portal.home.host_unit"
+
+
 @dataclass(frozen=True)
 class Entry:
     """A line of a block: an item's title and page, its date, a note (文号, the unit's name) and
@@ -77,8 +80,11 @@ def host_unit(request: Any, portal: Portal) -> Unit | None:
     办公室 for 黄梅县人民政府). Its columns are the county's 要闻, 通知公告 and 政策文件."""
     if not portal.sponsor:
         return None
-    return request.dbsession.scalar(select(Unit).where(
-        Node.parent_id == portal.id, Unit.full_name == portal.sponsor).limit(1))
+    found = request.environ.setdefault(HOST_KEY, {})  # once per request: every county block asks
+    if portal.id not in found:
+        found[portal.id] = request.dbsession.scalar(select(Unit).where(
+            Node.parent_id == portal.id, Unit.full_name == portal.sponsor).limit(1))
+    return found[portal.id]
 
 
 def includeme(config: Any) -> None:
