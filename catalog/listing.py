@@ -127,5 +127,5 @@ def catalogue_view(context: Node, request: Any) -> dict[str, Any]:
 def includeme(config: Any) -> None:
     for context in (Portal, Unit):
         config.add_view(catalogue_view, context=context, name="datasets", permission="view",
-                        renderer="themes:default/templates/datasets.pt")
+                        renderer="themes:default/templates/datasets.pt", kept_for_users=True)
     config.add_filtered_listing("datasets")  # robots.txt: its pages, not every combination of filters

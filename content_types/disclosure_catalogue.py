@@ -189,8 +189,10 @@ def catalogue(request: Any, context: Node) -> dict[str, Any]:
             "reports": context.get(REPORTS_NAME) if isinstance(context, Unit) else None}
 
 
-@view_config(context=Portal, name="xxgk", permission="view", renderer="themes:default/templates/xxgk.pt")
-@view_config(context=Unit, name="xxgk", permission="view", renderer="themes:default/templates/xxgk.pt")
+@view_config(context=Portal, name="xxgk", permission="view", renderer="themes:default/templates/xxgk.pt",
+             kept_for_users=True)
+@view_config(context=Unit, name="xxgk", permission="view", renderer="themes:default/templates/xxgk.pt",
+             kept_for_users=True)
 def catalogue_view(context: Node, request: Any) -> dict[str, Any]:
     return catalogue(request, context)
 

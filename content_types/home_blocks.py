@@ -154,4 +154,4 @@ def includeme(config: Any) -> None:
     for name, order, title, kind in UNIT_NEWS:
         config.add_home_block(HomeBlock(name, order, unit_news_block(name, title, kind)))
         config.add_view(unit_news_view(name, title, kind), context=Portal, name=name, permission="view",
-                        renderer=template("unit_news.pt"))
+                        renderer=template("unit_news.pt"), kept_for_users=True)

@@ -53,6 +53,7 @@ from .settings import portal_settings
 from .visibility import local_grants, role_chain
 
 HASHER_KEY = "portal.password_hasher"
+SESSION_COOKIE = "portal_session"  # the session factory's cookie (portal.pagecache keys users' pages by it)
 LOCAL_ROLES_KEY = "_portal_local_roles"  # in request.__dict__; use forget_local_roles(), not this key
 _DEFAULT_HASHER = PasswordHasher()  # argon2-cffi's defaults, = the portal.argon2_* defaults
 
@@ -271,10 +272,13 @@ def end_session(request: Any) -> None:
 
 def end_sessions(dbsession: Any, user: User, keep: UserSession | None = None, tokens: bool = True) -> int:
     """End every session of `user` but `keep`, and (with `tokens`) every API token; how many."""
-    query = delete(UserSession).where(UserSession.user_id == user.id)
+    query = select(UserSession).where(UserSession.user_id == user.id)
     if keep is not None:
         query = query.where(UserSession.id != keep.id)
-    ended = dbsession.execute(query).rowcount or 0
+    sessions = dbsession.scalars(query).all()
+    for row in sessions:  # one by one, so the flush sees them (portal.pagecache.people)
+        dbsession.delete(row)
+    ended = len(sessions)
     if tokens:
         ended += dbsession.execute(delete(AuthToken).where(AuthToken.user_id == user.id)).rowcount or 0
     dbsession.flush()
@@ -445,7 +449,7 @@ def includeme(config: Any) -> None:
     # verified for unknown logins, with this app's argon2 cost (see check_password)
     config.registry[DUMMY_HASH_KEY] = config.registry[HASHER_KEY].hash(secrets.token_urlsafe(16))
     config.set_session_factory(SignedCookieSessionFactory(
-        settings.session_secret, cookie_name="portal_session", httponly=True, samesite="Lax",
+        settings.session_secret, cookie_name=SESSION_COOKIE, httponly=True, samesite="Lax",
         secure=settings.secure_cookies, timeout=8 * 3600, reissue_time=600))
     config.set_csrf_storage_policy(SessionCSRFStoragePolicy())
     config.set_default_csrf_options(require_csrf=True, callback=csrf_applies)

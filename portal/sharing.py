@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from pyramid.authorization import Authenticated
-from sqlalchemy import delete, or_, select
+from sqlalchemy import or_, select
 
 from . import events
 from .i18n import _
@@ -95,10 +95,13 @@ def set_roles(request: Any, node: Node, changes: dict[str, dict[str, bool]], inh
         for role, granted in roles.items():
             if role not in ROLE_IDS:
                 raise ValueError(role)
-            request.dbsession.execute(delete(LocalRole).where(
-                LocalRole.node_id == node.id, LocalRole.principal == principal, LocalRole.role == role))
-            if granted is True:
+            held = request.dbsession.scalars(select(LocalRole).where(
+                LocalRole.node_id == node.id, LocalRole.principal == principal, LocalRole.role == role)).all()
+            if granted is True and not held:
                 request.dbsession.add(LocalRole(node_id=node.id, principal=principal, role=role))
+            elif granted is not True:
+                for row in held:  # one by one, so the flush sees them (portal.pagecache.people)
+                    request.dbsession.delete(row)
     if inherit is not None:
         node.inherit_roles = inherit
     request.dbsession.flush()

@@ -62,8 +62,10 @@ def filters_from(request: Any, names: dict[str, str]) -> dict[str, list[str]]:
     return out
 
 
-@view_config(context=Portal, name="search", permission="view", renderer="themes:default/templates/search.pt")
-@view_config(context=Unit, name="search", permission="view", renderer="themes:default/templates/search.pt")
+@view_config(context=Portal, name="search", permission="view", renderer="themes:default/templates/search.pt",
+             kept_for_users=True)
+@view_config(context=Unit, name="search", permission="view", renderer="themes:default/templates/search.pt",
+             kept_for_users=True)
 def search_page(context: Node, request: Any) -> dict[str, Any]:
     also_shows(request, INDEX_TAG)  # results follow the index, which is applied after the commit
     text = request.params.get("q", "")

@@ -1,5 +1,7 @@
-"""The page cache: anonymous pages rendered once per change, shared by the processes of a machine,
-with HTTP validators and Cache-Control (see .tween), invalidated by the content events (see .tags).
+"""The page cache: pages rendered once per change, shared by the processes of a machine, with HTTP
+validators and Cache-Control (see .tween), invalidated by the content events (see .tags); a user's
+pages per session, for the views that say `kept_for_users=True`, until their content or the user
+changes (.people).
 
 Kept pages are served by a WSGI middleware in front of Pyramid (.middleware); the tween inside
 decides what is kept. `portal.page_cache` chooses the store: `file` (the default: memory in front of files under
@@ -14,13 +16,13 @@ from pyramid.events import ContextFound
 
 from .. import events
 from ..settings import portal_settings
+from . import people
 from .middleware import PageCacheMiddleware
 from .store import FileStore, MemoryStore
 from .tags import INDEX_TAG, bump, change_tags
-from .tween import also_shows, do_not_cache, on_context_found
+from .tween import also_shows, do_not_cache, kept_for_users, on_context_found
 
 __all__ = ["INDEX_TAG", "also_shows", "do_not_cache", "touch", "wrap"]
-
 
 
 class _Pending:
@@ -76,5 +78,7 @@ def includeme(config: Any) -> None:
         config.add_subscriber(on_changed, kind)
     config.add_subscriber(on_moved, events.ObjectMoved)
     config.add_subscriber(on_context_found, ContextFound)
+    config.add_view_deriver(kept_for_users)
+    people.listen(config.registry["dbsession_factory"])
     config.add_tween("portal.pagecache.tween.page_cache_tween_factory",
                      under="portal.models.reading_tween", over="pyramid_tm.tm_tween_factory")

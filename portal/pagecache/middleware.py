@@ -11,6 +11,7 @@ out for clients that accept gzip (kept pages are kept whole; the compression twe
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import logging
 import secrets
 import threading
@@ -22,7 +23,7 @@ from ..compression import MIN_SIZE, compressible_type, gzip_bytes, header_accept
 from ..headers import CSP
 from .store import Entry, Store
 from .tags import VersionReader, read_versions
-from .tween import CANDIDATE, PENDING, STATUS, not_modified, validator_headers
+from .tween import CANDIDATE, PENDING, PERSONAL, STATUS, not_modified, session_cookie, validator_headers
 
 log = logging.getLogger(__name__)
 MAX_KEY = 2048
@@ -33,16 +34,19 @@ OWN = frozenset({"etag", "cache-control", "vary", "last-modified", "content-leng
 
 def cache_key(environ: dict[str, Any]) -> str | None:
     """The request's key, or None when it may not be answered from the cache: not a GET or HEAD,
-    credentials (a Bearer token, the session cookie), or a caller's own transaction (a script's
-    or a test's, whose changes are not committed)."""
+    a Bearer token, or a caller's own transaction (a script's or a test's, whose changes are not
+    committed). With a session cookie, the key is that session's (a digest of the cookie)."""
     if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or "app.dbsession" in environ:
         return None
-    if "HTTP_AUTHORIZATION" in environ or "portal_session=" in environ.get("HTTP_COOKIE", ""):
+    if "HTTP_AUTHORIZATION" in environ:
         return None
+    session = session_cookie(environ)
     host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
     query = environ.get("QUERY_STRING", "")
     key = (f"{environ.get('wsgi.url_scheme', 'http')}://{host}{environ.get('SCRIPT_NAME', '')}"
            f"{environ.get('PATH_INFO', '')}{'?' + query if query else ''}\n{environ.get('HTTP_ACCEPT', '')}")
+    if session is not None:
+        key += f"\nsession:{hashlib.sha256(session.encode()).hexdigest()[:32]}"
     return key if len(key) <= MAX_KEY else None
 
 
@@ -82,6 +86,8 @@ class PageCacheMiddleware:
         if environ["REQUEST_METHOD"] != "GET":
             return self.app(environ, start_response)  # a HEAD's answer has no body to keep
         environ[CANDIDATE] = key
+        if "\nsession:" in key:
+            environ[PERSONAL] = True
         captured: list[Any] = []
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], Any]:

@@ -1,5 +1,6 @@
-"""Where rendered anonymous pages are kept: a bounded memory store per process, in front of a
-file store that the processes of one machine share (the embedded default).
+"""Where rendered pages are kept: a bounded memory store per process, in front of a file store
+that the processes of one machine share (the embedded default). A user's pages (`Entry.personal`)
+stay in memory: they may show unpublished drafts, which have no business on a disk.
 
 Another backend (Redis for several app servers, DESIGN §11) implements `get` and `put` of
 `Entry`; nothing else knows how entries are kept. An entry is only ever served after its tags'
@@ -34,6 +35,7 @@ class Entry:
     headers: tuple[tuple[str, str], ...]
     nonce: str  # the render's CSP nonce, replaced by a new one whenever the entry is served
     body: bytes
+    personal: bool = False  # one session's page (portal.pagecache.tween): private, never on disk
 
     def fresh(self, now: float | None = None) -> bool:
         """Within its max-age: what becomes public or expires with time has no event to bump."""
@@ -117,6 +119,8 @@ class FileStore:
 
     def put(self, entry: Entry) -> None:
         self.memory.put(entry)
+        if entry.personal:
+            return
         path = self._path(entry.key)
         head = {k: v for k, v in asdict(entry).items() if k != "body"}
         try:

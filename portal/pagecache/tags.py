@@ -3,7 +3,8 @@
 A page of item C shows C and what lies below it (a listing, the 信息公开目录 of a unit, the home
 page's latest items: `tree:C`), the fields of the items above it (breadcrumbs, the unit's name and
 columns in its header, the footer's site settings: `node:A` for each ancestor A) and the site
-navigation (`nav`: the units). A change of item N touches `node:N`, `tree:A` for N and each of its
+navigation (`nav`: the units). A user's pages also show the
+user (`user:<login>`, .people). A change of item N touches `node:N`, `tree:A` for N and each of its
 ancestors (before and after a move), the unit's header when N is one of its columns, and `nav`
 when N is the root, a unit or anything else directly under the root.
 
@@ -36,6 +37,13 @@ def page_tags(context: Node) -> tuple[str, ...]:
     """The tags of a page whose context is `context`."""
     above = [f"node:{node.id}" for node in context.lineage() if node is not context]
     return (f"tree:{context.id}", *above, NAV, SITE)
+
+
+def user_tag(login: str) -> str:
+    """What a user's own pages show of them (their name, what their roles let them do), as a tag:
+    bumped whenever the account, its groups, its roles or its sessions change (.people). The
+    user's principal (User.principal), which is also how a local role names them."""
+    return f"user:{login}"
 
 
 def change_tags(node: Node, old_path: str | None = None, dbsession: Any = None) -> set[str]:

@@ -88,14 +88,14 @@ def all_children(request: Any, container: Node) -> dict[str, Any]:
                  ("children", container.id)).as_dict()
 
 
-@view_config(context=Portal, permission="view", renderer=template("portal.pt"))
+@view_config(context=Portal, permission="view", renderer=template("portal.pt"), kept_for_users=True)
 def portal_home(context: Portal, request: Any) -> dict[str, Any]:
     """The blocks the packages contribute (portal.home); the newest items when there are none."""
     blocks = home_blocks(request, context)
     return {"blocks": blocks, "latest": [] if blocks else latest(request, context, 10)}
 
 
-@view_config(context=Unit, permission="view", renderer=template("unit.pt"))
+@view_config(context=Unit, permission="view", renderer=template("unit.pt"), kept_for_users=True)
 def unit_home(context: Unit, request: Any) -> dict[str, Any]:
     children = visible(request, context.values())
     folders = [c for c in children if c.folderish]
@@ -113,7 +113,7 @@ def unit_home(context: Unit, request: Any) -> dict[str, Any]:
             "guide": guide, "reports": reports}
 
 
-@view_config(context=Node, permission="view", renderer=template("item.pt"))
+@view_config(context=Node, permission="view", renderer=template("item.pt"), kept_for_users=True)
 def item_view(context: Node, request: Any) -> dict[str, Any]:
     """Any item without a view of its own; folderish ones list their children."""
     result: dict[str, Any] = {"children": None, "info": info_for(request.registry, context)}

@@ -81,7 +81,8 @@ def sitemap_part(context: Portal, request: Any) -> Response:
                     charset="utf-8")
 
 
-@view_config(context=Portal, name="sitemap", permission="view", renderer=template("sitemap.pt"))
+@view_config(context=Portal, name="sitemap", permission="view", renderer=template("sitemap.pt"),
+             kept_for_users=True)
 def sitemap_page(context: Portal, request: Any) -> dict[str, Any]:
     return sitemaps.structure(request, context)
 

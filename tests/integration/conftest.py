@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+import webtest
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import Engine
 from waitress.server import create_server
@@ -38,6 +39,8 @@ from search.backend import prepare_document
 from search.indexer import all_documents
 from tests.conftest import PASSWORD, test_settings
 
+HOST = "http://example.com"
+JSON = {"Accept": "application/json"}
 EDITORS = tuple(f"editor{i}" for i in range(1, 7))
 REVIEWER = "reviewer"
 TOWN = "黄梅镇"
@@ -210,3 +213,40 @@ def index_differences(live: LivePortal, fields: tuple[str, ...] | None = None) -
                 out.append(f"stale {i} {want[i]['path']}: {name} indexed {have[i].get(name)!r}, "
                            f"database {want[i].get(name)!r}")
     return out
+
+
+# -- clients of the page cache's tests (test_page_cache*.py) ---------------------------------------
+
+def browser(app: Any) -> webtest.TestApp:
+    return webtest.TestApp(app, extra_environ={"HTTP_HOST": "example.com", "REMOTE_ADDR": "10.0.0.9"})
+
+
+def token(client: webtest.TestApp, login: str) -> dict[str, str]:
+    res = client.post_json("/@login", {"login": login, "password": PASSWORD})
+    return {**JSON, "Authorization": f"Bearer {res.json['token']}"}
+
+
+def path_of(item: dict[str, Any]) -> str:
+    return item["@id"].removeprefix(HOST).rstrip("/") + "/"
+
+
+def published_news(client: webtest.TestApp, where: str, title: str) -> dict[str, Any]:
+    editor, reviewer = token(client, "editor1"), token(client, REVIEWER)
+    item = client.post_json(where, {"@type": "News", "title": title, "text": {
+        "data": "<p>正文</p>", "content-type": "text/html", "encoding": "utf-8"}}, headers=editor, status=201).json
+    client.post_json(path_of(item) + "@workflow/submit", {}, headers=editor)
+    client.post_json(path_of(item) + "@workflow/publish", {}, headers=reviewer)
+    return item
+
+
+@pytest.fixture
+def visitor(live_portal: LivePortal) -> webtest.TestApp:
+    return browser(live_portal.app)
+
+
+@pytest.fixture
+def staff(live_portal: LivePortal) -> webtest.TestApp:
+    """The editors' and reviewers' own app process on the same database and page store (the reviewer
+    logs in without the second factor here, which tests/functional/test_second_factor.py covers)."""
+    return browser(main({}, **{**live_portal.settings, "portal.engine": live_portal.engine,
+                               "portal.require_second_factor": "false", "search.drain_on_start": "false"}))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lxml import etree
 import webtest
 
-from tests.integration.test_page_cache import path_of, published_news, staff, visitor  # noqa: F401 (fixtures)
+from tests.integration.conftest import path_of, published_news
 
 FEEDS = ["/huangmeizhen/xwdt/@@rss.xml", "/huangmeizhen/xwdt/@@atom.xml", "/huangmeizhen/@@rss.xml",
          "/huangmeizhen/@@atom.xml", "/@@rss.xml", "/@@atom.xml"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from types import SimpleNamespace
@@ -111,15 +112,29 @@ def test_a_kept_page_is_compressed_for_clients_that_accept_it() -> None:
     assert Served(middleware(), page, method="HEAD").body == b""
 
 
-def test_only_anonymous_reads_in_their_own_transaction_have_a_key() -> None:
+def test_only_reads_in_their_own_transaction_without_a_token_have_a_key() -> None:
     base = {"REQUEST_METHOD": "GET", "HTTP_HOST": "example.com", "PATH_INFO": "/a/", "QUERY_STRING": "b=1",
             "wsgi.url_scheme": "http", "HTTP_ACCEPT": "text/html"}
     assert cache_key(base) == "http://example.com/a/?b=1\ntext/html"
     assert cache_key({**base, "REQUEST_METHOD": "POST"}) is None
     assert cache_key({**base, "HTTP_AUTHORIZATION": "Bearer x"}) is None
-    assert cache_key({**base, "HTTP_COOKIE": "a=1; portal_session=xyz"}) is None
-    assert cache_key({**base, "HTTP_COOKIE": "analytics=1"}) is not None
+    assert cache_key({**base, "HTTP_COOKIE": "analytics=1"}) == cache_key(base)
     assert cache_key({**base, "app.dbsession": object()}) is None
+
+
+def test_a_session_has_keys_of_its_own() -> None:
+    base = {"REQUEST_METHOD": "GET", "HTTP_HOST": "example.com", "PATH_INFO": "/a/", "wsgi.url_scheme": "http"}
+    one = cache_key({**base, "HTTP_COOKIE": "a=1; portal_session=xyz"})
+    assert one.startswith(cache_key(base) + "\nsession:") and "xyz" not in one
+    assert cache_key({**base, "HTTP_COOKIE": 'portal_session="xyz"; a=2'}) == one  # quoted or not
+    assert cache_key({**base, "HTTP_COOKIE": "portal_session=xyz2"}) != one
+
+
+def test_a_sessions_page_stays_in_memory(tmp_path: Path) -> None:
+    store = FileStore(tmp_path, MemoryStore(1 << 20))
+    store.put(replace(entry(), key="k\nsession:abc", personal=True))
+    assert store.get("k\nsession:abc").personal and not list(tmp_path.glob("*/*"))
+    assert Served(middleware(), replace(entry(), personal=True)).headers["Cache-Control"] == "private, no-cache"
 
 
 def test_the_store_setting_is_one_of_three() -> None:
