@@ -16,7 +16,7 @@ from sqlalchemy import JSON, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.i18n import _
-from portal.models import Node, Unit
+from portal.models import Node
 from portal.registry import TypeInfo, info_for
 from portal.schemas import base_schema, choice, local_date, text_line
 from portal.views.pages import visible

@@ -41,7 +41,7 @@ from portal.visibility import public_now
 from portal.workflow import PUBLIC_STATES
 
 from . import vocabularies as v
-from .dataset import Dataset, contact
+from .dataset import Dataset
 from .listing import unit_of_path
 from .resource import Resource
 
