@@ -100,7 +100,7 @@ def add_content_type(config: Any, info: TypeInfo) -> None:
     config.action(("portal-content-type", info.name), register)
     if info.template != GENERIC_TEMPLATE or info.view is not None:
         config.add_view(info.view or "portal.views.pages.item_view", context=info.factory, permission="view",
-                        renderer=info.template)
+                        renderer=info.template, kept_for_users=True)  # a public page (portal.pagecache)
 
 
 def content_types(registry: Registry) -> dict[str, TypeInfo]:

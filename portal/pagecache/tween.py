@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import functools
 import hashlib
 import time
 from typing import Any, Callable
@@ -117,11 +118,16 @@ def not_modified(if_none_match: str | None, if_modified_since: str | None, entry
 
 
 def validator_headers(entry: Entry) -> list[tuple[str, str]]:
-    cache_control = "private, no-cache" if entry.personal else f"public, max-age={entry.max_age}"
-    headers = [("ETag", f'"{entry.etag}"'), ("Cache-Control", cache_control), ("Vary", VARY)]
-    if entry.last_modified is not None:
-        headers.append(("Last-Modified", email.utils.formatdate(entry.last_modified, usegmt=True)))
-    return headers
+    return list(_validators(entry.etag, entry.personal, entry.max_age, entry.last_modified))
+
+
+@functools.lru_cache(maxsize=4096)  # the same for every hit of a version (formatdate alone is ~10 us)
+def _validators(etag: str, personal: bool, max_age: int, last_modified: float | None) -> tuple[tuple[str, str], ...]:
+    cache_control = "private, no-cache" if personal else f"public, max-age={max_age}"
+    headers = [("ETag", f'"{etag}"'), ("Cache-Control", cache_control), ("Vary", VARY)]
+    if last_modified is not None:
+        headers.append(("Last-Modified", email.utils.formatdate(last_modified, usegmt=True)))
+    return tuple(headers)
 
 
 def on_context_found(event: Any) -> None:
