@@ -146,6 +146,10 @@ class PortalSettings:
     page_cache_memory: int = 64 * 1024**2
     page_cache_max_age_listing: int = 60
     page_cache_max_age_item: int = 300
+    # How a kept page learns that something changed: file (a stamp under page_cache_dir that every
+    # commit of this machine renews; portal.pagecache.changes) or database (a query per hit: for
+    # several app servers writing one database).
+    page_cache_changes: str = "file"
 
     @classmethod
     def parse(cls, settings: Mapping[str, Any]) -> PortalSettings:
@@ -195,6 +199,8 @@ class PortalSettings:
             page_cache_max_age_listing=read_int(settings, "portal.page_cache_max_age_listing",
                                                 cls.page_cache_max_age_listing),
             page_cache_max_age_item=read_int(settings, "portal.page_cache_max_age_item", cls.page_cache_max_age_item),
+            page_cache_changes=read_choice(settings, "portal.page_cache_changes", cls.page_cache_changes,
+                                           ("file", "database")),
         )
 
     def __repr__(self) -> str:

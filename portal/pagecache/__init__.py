@@ -17,6 +17,7 @@ from pyramid.events import ContextFound
 from .. import events
 from ..settings import portal_settings
 from . import people
+from .changes import ChangeStamp, watch
 from .middleware import PageCacheMiddleware
 from .store import FileStore, MemoryStore
 from .tags import INDEX_TAG, bump, change_tags
@@ -65,14 +66,27 @@ def store_of(registry: Any) -> Any:
     return FileStore(settings.page_cache_dir, memory)
 
 
+def stamp_of(registry: Any) -> ChangeStamp | None:
+    """The machine's change stamp (.changes), renewed by this process's commits; None when every
+    hit asks the database (`portal.page_cache_changes = database`) or nothing is kept."""
+    settings = portal_settings(registry)
+    if settings.page_cache == "off" or settings.page_cache_changes != "file":
+        return None
+    stamp = ChangeStamp(settings.page_cache_dir / "changes")
+    watch(registry["dbsession_factory"].kw["bind"], stamp)
+    return stamp
+
+
 def wrap(app: Any) -> PageCacheMiddleware:
     """The app behind the cache's middleware (portal.main)."""
     registry = app.registry
-    return PageCacheMiddleware(app, registry["portal.page_store"], registry["dbsession_factory"].kw["bind"])
+    return PageCacheMiddleware(app, registry["portal.page_store"], registry["dbsession_factory"].kw["bind"],
+                               registry["portal.page_changes"])
 
 
 def includeme(config: Any) -> None:
     config.registry["portal.page_store"] = store_of(config.registry)
+    config.registry["portal.page_changes"] = stamp_of(config.registry)
     for kind in (events.ObjectAdded, events.ObjectModified, events.ObjectRemoved,
                  events.WorkflowTransitioned, events.LocalRolesChanged):
         config.add_subscriber(on_changed, kind)

@@ -24,6 +24,7 @@ from sqlalchemy import bindparam, select, text
 from ..models import Node, Unit
 from ..models.node import utcnow
 from ..models.pagetags import PageTag
+from .changes import mark_bumped
 
 NAV = "nav"
 SITE = "site"  # a random version per database (migration portal_0005), never bumped
@@ -75,6 +76,7 @@ def bump(connection: Any, tags: Iterable[str], now: dt.datetime | None = None) -
     now = now or utcnow()
     for tag in sorted(set(tags)):
         connection.execute(_BUMP, {"tag": tag, "now": now})
+    mark_bumped(connection)  # the machine's change stamp is renewed after the commit (.changes)
 
 
 def read_versions(connection: Any, tags: tuple[str, ...]) -> tuple[tuple[int, ...], dt.datetime | None]:

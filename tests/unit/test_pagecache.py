@@ -7,11 +7,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import create_engine
 
+from portal.pagecache.changes import ChangeStamp
 from portal.pagecache.store import Entry, FileStore, MemoryStore
 from portal.pagecache.tags import prefixes
 from portal.pagecache.middleware import PageCacheMiddleware, cache_key
@@ -200,3 +200,58 @@ def test_a_kept_answer_is_stored_whole_with_its_final_headers() -> None:
     (kept,) = store.entries.values()
     assert kept.body == b"<p>page</p>" and ("X-Frame-Options", "SAMEORIGIN") in kept.headers
     assert headers["X-Portal-Cache"] == "miss" and body == b"<p>page</p>"
+
+
+class CountingReader:
+    """The versions every kept page was rendered with; counts the times it was asked."""
+
+    def __init__(self, versions: tuple[int, ...]) -> None:
+        self.current, self.asked = versions, 0
+
+    def versions(self, tags: tuple[str, ...]) -> tuple[int, ...]:
+        self.asked += 1
+        return self.current
+
+
+def test_a_kept_page_is_checked_again_only_after_the_stamp_changed(tmp_path: Path) -> None:
+    stamp = ChangeStamp(tmp_path / "changes")
+    store = MemoryStore(1 << 20)
+    kept = entry(key="http://example.com/a/\n", tags=("tree:1",), versions=(3,))
+    store.put(kept)
+    cache = PageCacheMiddleware(app=None, store=store, engine=create_engine("sqlite://"), stamp=stamp)
+    cache.reader = CountingReader((3,))
+    assert [cache.lookup(kept.key) for _ in range(3)] == [kept] * 3 and cache.reader.asked == 1
+    stamp.renew()  # someone committed something
+    cache.reader.current = (4,)  # which this page shows
+    assert cache.lookup(kept.key) is None and cache.reader.asked == 2
+    without = PageCacheMiddleware(app=None, store=store, engine=create_engine("sqlite://"))  # `database`
+    without.reader = CountingReader((3,))
+    assert [without.lookup(kept.key) for _ in range(2)] == [kept] * 2 and without.reader.asked == 2
+
+
+def test_the_stamp_is_shared_and_renewed_by_a_commit_that_bumped_tags(tmp_path: Path) -> None:
+    from sqlalchemy.orm import sessionmaker
+
+    from portal.models.pagetags import PageTag
+    from portal.pagecache.changes import watch
+    from portal.pagecache.tags import bump
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    PageTag.__table__.create(engine)
+    stamp, other_process = ChangeStamp(tmp_path / "changes"), ChangeStamp(tmp_path / "changes")
+    watch(engine, stamp)
+    factory = sessionmaker(bind=engine)
+    before = other_process.read()
+    with factory() as session:
+        session.execute(PageTag.__table__.select())
+        session.commit()  # nothing bumped
+    assert other_process.read() == before
+    with factory() as session:
+        bump(session, {"tree:1"})
+        session.rollback()
+    assert other_process.read() == before
+    with factory() as session:
+        bump(session, {"tree:1"})
+        assert other_process.read() == before  # not before the commit
+        session.commit()
+    assert other_process.read() != before and other_process.read() == stamp.read()
