@@ -15,8 +15,8 @@ headers on the page it keeps, and the page keeps the nonce its body has). Kept a
 `public, max-age=` (short for listings, longer for items); anything for a user with credentials
 says `private, no-cache`.
 
-A user's pages (a session cookie from the login form) are kept too, the way plone.app.caching
-validates Plone's pages for the logged-in: per session (the key holds a digest of the session
+A logged-in user's pages are kept too, the way plone.app.caching validates Plone's pages for
+the logged-in: per session (the key holds a digest of the session
 cookie, which carries the CSRF token and pending flash messages), and only for the views that ask
 for it (`kept_for_users=True`: the public pages, which show nothing of the reader but what the tags
 and the reader's own tag cover). Their tags add the reader's `user:<login>`, bumped whenever the
@@ -137,9 +137,10 @@ def on_context_found(event: Any) -> None:
         return
     tags = page_tags(request.context)
     if request.environ.get(PERSONAL):
+        if request.identity is None:
+            return  # a visitor's session (a login form's CSRF token): rendered, not kept for one browser
         request.environ[SESSION_ENDS] = session_ends(request)  # now: the transaction ends before the tween
-        if request.identity is not None:
-            tags += (user_tag(request.identity.login),)
+        tags += (user_tag(request.identity.login),)
     versions, last = read_versions(request.dbsession, tags)
     request.environ[RENDERED] = (tags, versions, last)
 

@@ -127,6 +127,17 @@ def test_a_flash_message_is_shown_once_and_never_kept(live_portal: LivePortal) -
     assert [flashes(p) for p in after] == ["", ""]
 
 
+def test_a_visitors_session_is_not_kept_for_it(live_portal: LivePortal) -> None:
+    """A visitor who opened the login form has a session (its CSRF token) but no user: the pages
+    are rendered for them, so that no one fills the memory with pages kept for single browsers."""
+    client = browser(live_portal.app)
+    client.get("/@@login")
+    assert SESSION_COOKIE in client.cookies
+    for page in (client.get(UNIT), client.get(UNIT)):
+        assert cache(page) is None and page.headers["Cache-Control"] == "private, no-cache"
+        assert who_is_shown(page) is None
+
+
 def test_only_the_views_that_ask_are_kept_for_users(editor1: webtest.TestApp) -> None:
     for page in ("/@@account", "/@@my-items", UNIT + "xwdt/@@contents"):
         for res in (editor1.get(page), editor1.get(page)):
