@@ -27,7 +27,6 @@ from typing import Any
 
 from pyroaring import BitMap
 from whoosh import index
-from whoosh.query import Every
 from whoosh.util.times import long_to_datetime
 
 from search.analysis import canonical_segment, is_cjk, query_tokens
@@ -183,20 +182,48 @@ class Reader:
     def hidden(self, now: datetime) -> BitMap:
         """Documents not in force at ``now``: effective > now or expires <= now.
 
-        Only documents with a date are looked at (few), and their dates are
-        read once per searcher, so this is a short Python loop per query.
+        Only documents with a date are looked at (few); their dates are read once per index
+        segment (:meth:`_dated_in`, kept in the segment cache), so after a commit a searcher
+        reads only the new segment's, and this is a short Python loop per query.
         """
         if self._dated is None:
-            docs = sorted(self.term_docs("dated", "1") & self.live)
-            eff = self.reader.column_reader("effective") if docs else None
-            exp = self.reader.column_reader("expires") if docs else None
-            has_eff = set(self.searcher.docs_for_query(Every("effective"))) if docs else set()
-            has_exp = set(self.searcher.docs_for_query(Every("expires"))) if docs else set()
-            self._dated = [
-                (d, _col_date(eff, d) if d in has_eff else None, _col_date(exp, d) if d in has_exp else None)
-                for d in docs
-            ]
+            dated: list[tuple[int, datetime | None, datetime | None]] = []
+            for leaf in self.leaves:
+                part = self.cache.get((leaf.segment_id, "dated", "")) if leaf.segment_id else None
+                if part is None:
+                    part = self._dated_in(leaf)
+                    if leaf.segment_id:
+                        self.cache.put((leaf.segment_id, "dated", ""), part)
+                dated += [(leaf.offset + d, e, x) for d, e, x in part if leaf.offset + d in self.live]
+            self._dated = dated
         return BitMap(d for d, e, x in self._dated if (e is not None and e > now) or (x is not None and x <= now))
+
+    def _dated_in(self, leaf: Leaf) -> list[tuple[int, datetime | None, datetime | None]]:
+        """(local docnum, effective, expires) of a segment's documents with a date. A column
+        answers its default for a document without a value: that is "none" (not a query of
+        every term of the field, which a DATETIME indexes at several precisions per value)."""
+        docs = self.cache.term_docs(leaf.reader, "dated", "1") if leaf.segment_id else BitMap()
+        if not docs:
+            return []
+        columns = []
+        for name in ("effective", "expires"):
+            if leaf.reader.has_column(name):
+                missing = self.ix.schema[name].column_type.default_value()
+                columns.append((leaf.reader.column_reader(name, translate=False), missing))
+            else:
+                columns.append((None, None))
+
+        def value(column: Any, missing: Any, docnum: int) -> datetime | None:
+            if column is None:
+                return None
+            try:
+                raw = column[docnum]
+            except IndexError:  # a column can be shorter than its segment
+                return None
+            return None if raw is None or raw == missing else long_to_datetime(raw)
+
+        (eff, eff_missing), (exp, exp_missing) = columns
+        return [(d, value(eff, eff_missing, d), value(exp, exp_missing, d)) for d in docs]
 
     def _all_terms(self, field: str) -> list[str]:
         if field not in self.reader.schema:
@@ -259,7 +286,3 @@ class Reader:
             self._order = sorted(range(len(pub)), key=lambda d: (-pub[d], d))
         return self._order
 
-
-def _col_date(col: Any, docnum: int) -> datetime:
-    value = col[docnum]
-    return value if isinstance(value, datetime) else long_to_datetime(value)

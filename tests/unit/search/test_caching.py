@@ -74,6 +74,27 @@ def test_effective_window_across_segments_with_and_without_dates(tmp_path):
     b.close()
 
 
+def test_the_dates_of_unchanged_segments_are_read_once(tmp_path, monkeypatch):
+    """After a commit, a searcher (each serving thread has one) reads only the new segment's
+    dates: at 100,000 documents reading them all took a second per thread and commit."""
+    b = WhooshBackend(tmp_path / "ix")
+    b.rebuild([_doc("plain-1", "电子政务"), {**_doc("expired-1", "电子政务"), "expires": datetime(2020, 1, 1)}])
+    assert _ids(b, "电子政务") == {"plain-1"}
+    read: list[str] = []
+    original = SegmentCache.put
+
+    def spy(self, key, value):
+        if key[1] == "dated" and key[2] == "":
+            read.append(key[0])
+        return original(self, key, value)
+
+    monkeypatch.setattr(SegmentCache, "put", spy)
+    b.index([{**_doc("early", "电子政务"), "effective": datetime(2999, 1, 1)}, _doc("plain-2", "电子政务")])
+    assert _ids(b, "电子政务") == {"plain-1", "plain-2"}
+    assert len(read) == 1  # the new segment only: the first one's dates were kept
+    b.close()
+
+
 def test_date_sort_puts_undated_items_last_whatever_their_segment(tmp_path):
     b = WhooshBackend(tmp_path / "ix")
     undated = {"title": "草稿", "text": "电子政务", "allowed": PUBLIC}
