@@ -1,13 +1,14 @@
 """The page cache's front door: a WSGI middleware around the Pyramid app that answers kept pages
 before Pyramid makes a request object, runs its tweens or its subscribers.
 
-A kept page costs here about a tenth of what it cost inside Pyramid (no request extensions, no
+A kept page costs here a fraction of what it cost inside Pyramid (no request extensions, no
 retry policy, no traversal): one query of the tags' versions (none while the machine's change
 stamp stays what it was when they were last found current: .changes) and a copy of the stored
-bytes with a new CSP nonce. Everything else goes through the app as before, marked as a candidate when it may
-be kept; when the tween inside decided to keep the answer (`PENDING`), the middleware stores it
-with the headers the client gets (the security headers included), and compresses it on the way
-out for clients that accept gzip (kept pages are kept whole; the compression tween leaves them).
+bytes with a new CSP nonce. Everything else goes through the app as before, marked as a candidate
+when it may be kept (and as a session's, with a session cookie: .tween); when the tween inside
+decided to keep the answer (`PENDING`), the middleware stores it with the headers the client gets
+(the security headers included), and compresses it on the way out for clients that accept gzip
+(kept pages are kept whole; the compression tween leaves them).
 """
 from __future__ import annotations
 
