@@ -62,8 +62,8 @@ def add_home_block(config: Any, block: HomeBlock) -> None:
 
 def home_blocks(request: Any, portal: Portal) -> list[Block]:
     """The blocks, read once per version of the site's content (and minute): they show only what
-    is public, the same for every visitor and editor, and the page cache keeps the page only for
-    visitors."""
+    is public, the same for every visitor and editor, so an editor's first render of the home page
+    (the page cache keeps it per session) reuses them."""
     registered = sorted(request.registry.get("home_blocks", _Blocks()).blocks.values(),
                         key=lambda b: (b.order, b.name))
 
